@@ -1,0 +1,3 @@
+from maisa.cli import main
+
+main()

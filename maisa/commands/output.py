@@ -1,0 +1,30 @@
+"""Where CLI output goes: results on stdout, logs and progress on stderr (DESIGN §9)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+# Progress, logs and human-readable errors; never mixed into --json output.
+err = Console(stderr=True, highlight=False)
+# Human-readable results.
+out = Console(highlight=False)
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if hasattr(value, "__fspath__"):
+        return str(value)
+    return repr(value)
+
+
+def emit_json(value: Any) -> None:
+    """Print `value` as JSON alone on stdout."""
+    sys.stdout.write(json.dumps(value, indent=2, default=_default, ensure_ascii=False) + "\n")
+    sys.stdout.flush()

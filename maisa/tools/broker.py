@@ -1,0 +1,96 @@
+"""The host side of tool calls: runs the real function and records the call (DESIGN §6)."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from typing import Any
+
+from maisa.errors import ToolError
+from maisa.sandbox.base import ToolCall
+
+SUMMARY_LIMIT = 300
+
+
+def summarize(value: Any, limit: int = SUMMARY_LIMIT) -> str:
+    """A short, bounded, human-readable rendering of a value for the Chain-of-Work."""
+    if isinstance(value, bytes | bytearray):
+        return f"<{len(value)} bytes>"
+    if isinstance(value, dict):
+        text = "{" + ", ".join(f"{k!r}: {summarize(v, 80)}" for k, v in value.items()) + "}"
+    elif isinstance(value, list | tuple):
+        text = "[" + ", ".join(summarize(v, 80) for v in value) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+
+
+def public_functions(tool: object) -> dict[str, Callable[..., Any]]:
+    """The functions of a tool object that step code may call: public callables, by name."""
+    return {
+        name: member
+        for name, member in inspect.getmembers(tool, callable)
+        if not name.startswith("_") and not inspect.isclass(member)
+    }
+
+
+class ToolBroker:
+    """Executes the declared tools' functions for a session and keeps a log of the calls.
+
+    `redact` is applied to the recorded argument and result summaries, so a
+    secret a tool returns never reaches the Chain-of-Work.
+    """
+
+    def __init__(self, tools: dict[str, object], redact: Callable[[str], str] = str) -> None:
+        self._functions = {name: public_functions(tool) for name, tool in tools.items()}
+        self._redact = redact
+        self._calls: list[ToolCall] = []
+        self._sequence = 0
+
+    def manifest(self) -> dict[str, list[str]]:
+        """Tool name -> callable function names; the harness builds its proxies from this."""
+        return {tool: sorted(functions) for tool, functions in self._functions.items()}
+
+    def call(self, tool: str, function: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        """Run `tool.function(*args, **kwargs)` on the host and record it. Errors raise ToolError."""
+        self._sequence += 1
+        started = time.perf_counter()
+        arguments = self._redact(summarize({"args": list(args), "kwargs": kwargs}))
+        target = self._functions.get(tool, {}).get(function)
+        try:
+            if target is None:
+                raise ToolError(f"{tool}.{function} is not a declared tool function")
+            value = target(*args, **kwargs)
+        except Exception as exc:
+            message = exc.message if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
+            self._calls.append(
+                ToolCall(
+                    sequence=self._sequence,
+                    tool=tool,
+                    function=function,
+                    arguments=arguments,
+                    result_summary="",
+                    ok=False,
+                    duration_s=time.perf_counter() - started,
+                    error=self._redact(message),
+                )
+            )
+            raise ToolError(message) from exc
+        self._calls.append(
+            ToolCall(
+                sequence=self._sequence,
+                tool=tool,
+                function=function,
+                arguments=arguments,
+                result_summary=self._redact(summarize(value)),
+                ok=True,
+                duration_s=time.perf_counter() - started,
+            )
+        )
+        return value
+
+    def take_calls(self) -> list[ToolCall]:
+        """The calls recorded since the last take (one step's calls)."""
+        calls, self._calls = self._calls, []
+        return calls
