@@ -35,7 +35,10 @@ Size = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string", "pattern": r"^\s*\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?\s*$"},
+                {
+                    "type": "string",
+                    "pattern": r"^\s*\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?\s*$",
+                },
                 {"type": "integer", "exclusiveMinimum": 0},
             ],
             "description": "A size: 512k, 256m, 1g, or a number of bytes.",
