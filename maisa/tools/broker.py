@@ -53,7 +53,7 @@ class ToolBroker:
         return {tool: sorted(functions) for tool, functions in self._functions.items()}
 
     def call(self, tool: str, function: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
-        """Run `tool.function(*args, **kwargs)` on the host and record it. Errors raise ToolError."""
+        """Run `tool.function(*args, **kwargs)` on the host and record it (errors: ToolError)."""
         self._sequence += 1
         started = time.perf_counter()
         arguments = self._redact(summarize({"args": list(args), "kwargs": kwargs}))

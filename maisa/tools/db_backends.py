@@ -1,0 +1,141 @@
+"""The database connections behind the `db` tool: one small class per engine.
+
+Each call is one transaction: committed when it succeeds, rolled back when it
+fails, so a failed step never leaves a half-applied change behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import sqlite3
+import threading
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from maisa.errors import ToolError
+
+STATEMENT_TIMEOUT_MS = 30_000
+MAX_ROWS = 100_000
+
+Params = Sequence[Any] | dict[str, Any] | None
+
+
+class Connection(Protocol):
+    """One database the `db` tool talks to."""
+
+    def query(self, sql: str, params: Params) -> list[dict[str, Any]]: ...
+    def execute(self, sql: str, params: Params) -> int: ...
+    def close(self) -> None: ...
+
+
+def plain(value: Any) -> Any:
+    """A database value as a JSON-friendly one: Decimal -> float, dates -> ISO text, bytes stay."""
+    if value is None or isinstance(value, bool | int | float | str | bytes):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def _check_rows(rows: list[Any]) -> None:
+    if len(rows) > MAX_ROWS:
+        raise ToolError(f"the query returned more than {MAX_ROWS} rows; add a LIMIT")
+
+
+class SqliteConnection:
+    """A SQLite database file; `?` and `:name` placeholders."""
+
+    def __init__(self, path: Path) -> None:
+        if not path.parent.is_dir():
+            raise ToolError(f"the SQLite database's directory does not exist: {path.parent}")
+        # One connection shared by the broker's calls; the lock serialises them.
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(
+            path, timeout=STATEMENT_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+        self._conn.row_factory = sqlite3.Row
+
+    def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
+        return self._conn.execute(sql, () if params is None else params)
+
+    def query(self, sql: str, params: Params) -> list[dict[str, Any]]:
+        with self._lock:
+            try:
+                with self._conn:  # commits on success, rolls back on error
+                    rows = self._run(sql, params).fetchmany(MAX_ROWS + 1)
+            except (sqlite3.Error, ValueError, TypeError, OverflowError) as exc:
+                raise ToolError(f"SQLite error: {exc}") from None
+        _check_rows(rows)
+        return [{key: plain(row[key]) for key in row.keys()} for row in rows]
+
+    def execute(self, sql: str, params: Params) -> int:
+        with self._lock:
+            try:
+                with self._conn:
+                    count = self._run(sql, params).rowcount
+            except (sqlite3.Error, ValueError, TypeError, OverflowError) as exc:
+                raise ToolError(f"SQLite error: {exc}") from None
+        return max(count, 0)
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+class PostgresConnection:
+    """A PostgreSQL database via psycopg 3; `%s` and `%(name)s` placeholders."""
+
+    def __init__(self, url: str) -> None:
+        import psycopg
+        from psycopg.rows import dict_row
+
+        self._psycopg = psycopg
+        self._lock = threading.Lock()
+        try:
+            self._conn = psycopg.connect(
+                url,
+                row_factory=dict_row,
+                connect_timeout=10,
+                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            )
+        except psycopg.Error as exc:
+            # The message names host and port, never the password.
+            raise ToolError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
+
+    def _transaction(self, sql: str, params: Params, fetch: bool) -> tuple[list[Any], int]:
+        with self._lock:
+            try:
+                with self._conn.transaction(), self._conn.cursor() as cursor:
+                    cursor.execute(sql, params)
+                    rows = cursor.fetchmany(MAX_ROWS + 1) if fetch and cursor.description else []
+                    return rows, cursor.rowcount
+            except self._psycopg.Error as exc:
+                raise ToolError(f"PostgreSQL error: {str(exc).strip()}") from None
+            except (TypeError, ValueError, KeyError, IndexError) as exc:
+                raise ToolError(f"bad SQL parameters: {exc}") from None
+
+    def query(self, sql: str, params: Params) -> list[dict[str, Any]]:
+        rows, _ = self._transaction(sql, params, fetch=True)
+        _check_rows(rows)
+        return [{key: plain(value) for key, value in row.items()} for row in rows]
+
+    def execute(self, sql: str, params: Params) -> int:
+        _, count = self._transaction(sql, params, fetch=False)
+        return max(count, 0)
+
+    def close(self) -> None:
+        self._conn.close()

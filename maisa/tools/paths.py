@@ -1,0 +1,178 @@
+"""Confinement of the paths step code hands to tools: the workspace, plus the run's file inputs.
+
+Step code may be prompt-injected and, under bwrap, shares the workspace
+directory with the host, so it can plant symlinks there and swap them while a
+tool runs. A lexical check is not enough: a path is resolved, checked against
+the allowed roots, and then opened component by component from `/` with
+`O_NOFOLLOW`, so the file opened is exactly the file checked (a symlink swapped
+in afterwards makes the open fail instead of escaping).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from maisa.errors import ToolError
+from maisa.tools.base import ToolContext
+
+MAX_READ_BYTES = 64 * 1024 * 1024
+MAX_WRITE_BYTES = 64 * 1024 * 1024
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _as_text(path: object) -> str:
+    if isinstance(path, os.PathLike):
+        path = os.fspath(path)
+    if not isinstance(path, str):
+        raise ToolError(f"a path must be a string, not {type(path).__name__}")
+    if not path or "\x00" in path:
+        raise ToolError(f"invalid path {path!r}")
+    return path
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+class Confinement:
+    """Which host paths the tools of one run may read and write."""
+
+    def __init__(self, ctx: ToolContext) -> None:
+        self.workspace = Path(ctx.workspace).resolve(strict=False)
+        self.readable = frozenset(Path(p).resolve(strict=False) for p in ctx.readable)
+
+    def _absolute(self, text: str) -> Path:
+        return Path(text) if os.path.isabs(text) else self.workspace / text
+
+    def readable_path(self, path: object) -> Path:
+        """The real path of an existing file or directory step code may read, or ToolError."""
+        text = _as_text(path)
+        try:
+            real = self._absolute(text).resolve(strict=True)
+        except FileNotFoundError:
+            raise ToolError(f"no such file or directory: {text!r}") from None
+        except (OSError, RuntimeError) as exc:  # symlink loops, permission on a parent
+            raise ToolError(f"cannot resolve path {text!r}: {exc}") from None
+        if _inside(real, self.workspace) or real in self.readable:
+            return real
+        raise ToolError(
+            f"path {text!r} is outside the run's workspace and is not one of its file inputs"
+        )
+
+    def writable_path(self, path: object) -> Path:
+        """The real path a step may write (inside the workspace only), or ToolError."""
+        text = _as_text(path)
+        try:
+            real = self._absolute(text).resolve(strict=False)
+        except (OSError, RuntimeError) as exc:
+            raise ToolError(f"cannot resolve path {text!r}: {exc}") from None
+        if real == self.workspace:
+            raise ToolError(f"path {text!r} is the workspace directory, not a file")
+        if not _inside(real, self.workspace):
+            raise ToolError(f"path {text!r} is outside the run's workspace; writing is refused")
+        return real
+
+    # -- race-free opening -------------------------------------------------------------------
+
+    @contextmanager
+    def _directory_fd(self, directory: Path, create_below: Path | None = None) -> Iterator[int]:
+        """An fd of `directory`, walked from `/` without following any symlink.
+
+        Components below `create_below` (a directory inside the workspace) are
+        created when missing, so writes may target new subdirectories.
+        """
+        fd = os.open("/", _DIR_FLAGS)
+        try:
+            walked = Path("/")
+            for part in directory.parts[1:]:
+                walked = walked / part
+                try:
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if create_below is None or not _inside(walked, create_below):
+                        raise
+                    try:
+                        os.mkdir(part, 0o755, dir_fd=fd)
+                    except FileExistsError:
+                        pass
+                    child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+                os.close(fd)
+                fd = child
+            yield fd
+        finally:
+            os.close(fd)
+
+    def read(self, path: object, limit: int = MAX_READ_BYTES) -> bytes:
+        """The bytes of a readable regular file, at most `limit` of them (else ToolError)."""
+        real = self.readable_path(path)
+        try:
+            with self._directory_fd(real.parent) as parent:
+                # O_NONBLOCK so a FIFO planted in the workspace cannot hang the host.
+                flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                fd = os.open(real.name, flags, dir_fd=parent)
+        except OSError as exc:
+            raise _open_error(path, exc) from None
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise ToolError(f"{path!r} is a directory, not a file")
+            if not stat.S_ISREG(info.st_mode):
+                raise ToolError(f"{path!r} is not a regular file")
+            if info.st_size > limit:
+                raise ToolError(f"{path!r} is {info.st_size} bytes; the limit is {limit} bytes")
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise ToolError(f"{path!r} is larger than the limit of {limit} bytes")
+        return data
+
+    def write(self, path: object, data: bytes, limit: int = MAX_WRITE_BYTES) -> None:
+        """Create or replace a workspace file (parents made), of at most `limit` bytes."""
+        if len(data) > limit:
+            raise ToolError(
+                f"refusing to write {len(data)} bytes to {path!r}; the limit is {limit}"
+            )
+        real = self.writable_path(path)
+        if real in self.readable:
+            raise ToolError(f"{path!r} is a run input and is read-only")
+        try:
+            with self._directory_fd(real.parent, create_below=self.workspace) as parent:
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+                fd = os.open(real.name, flags, 0o644, dir_fd=parent)
+        except OSError as exc:
+            raise _open_error(path, exc) from None
+        with os.fdopen(fd, "wb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise ToolError(f"{path!r} is not a regular file")
+            handle.write(data)
+
+    def list(self, path: object) -> list[str]:
+        """Sorted entry names of a workspace directory; subdirectories end with `/`."""
+        real = self.readable_path(path)
+        if not _inside(real, self.workspace):
+            raise ToolError(f"{path!r} is not a directory inside the workspace")
+        try:
+            with self._directory_fd(real) as fd:
+                names = []
+                for name in os.listdir(fd):
+                    mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
+                    names.append(name + "/" if stat.S_ISDIR(mode) else name)
+        except OSError as exc:
+            raise _open_error(path, exc) from None
+        return sorted(names)
+
+
+def _open_error(path: object, exc: OSError) -> ToolError:
+    if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+        # A component changed into a symlink (or a non-directory) after the check.
+        return ToolError(f"path {path!r} changed while being opened (symlink refused)")
+    if exc.errno == errno.ENOENT:
+        return ToolError(f"no such file or directory: {path!r}")
+    if exc.errno == errno.EISDIR:
+        return ToolError(f"{path!r} is a directory, not a file")
+    return ToolError(f"cannot open {path!r}: {exc.strerror}")
