@@ -35,6 +35,45 @@ def public_functions(tool: object) -> dict[str, Callable[..., Any]]:
     }
 
 
+def check_result(value: Any, where: str, depth: int = 0) -> None:
+    """Refuse a tool result the sandbox channel cannot carry: only JSON values and bytes travel."""
+    if depth > 50:
+        raise ToolError(f"{where} returned a value nested too deeply")
+    if value is None or isinstance(value, bool | int | str | bytes | bytearray):
+        return
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ToolError(f"{where} returned {value!r}, which JSON cannot carry")
+        return
+    if isinstance(value, list | tuple):
+        for item in value:
+            check_result(item, where, depth + 1)
+        return
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise ToolError(f"{where} returned a dict with a {type(key).__name__} key")
+            check_result(item, where, depth + 1)
+        return
+    raise ToolError(
+        f"{where} returned a {type(value).__name__}; tools must return JSON values or bytes"
+    )
+
+
+def _bind(target: Callable[..., Any], where: str, args: list[Any], kwargs: dict[str, Any]) -> None:
+    # A wrong call is the step's mistake: say so in terms of the documented signature.
+    from maisa.tools.docs import render_signature
+
+    try:
+        signature = inspect.signature(target)
+    except (TypeError, ValueError):
+        return
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        raise ToolError(f"{where}{render_signature(target)}: {exc}") from None
+
+
 class ToolBroker:
     """Executes the declared tools' functions for a session and keeps a log of the calls.
 
@@ -43,6 +82,7 @@ class ToolBroker:
     """
 
     def __init__(self, tools: dict[str, object], redact: Callable[[str], str] = str) -> None:
+        self._tools = dict(tools)
         self._functions = {name: public_functions(tool) for name, tool in tools.items()}
         self._redact = redact
         self._calls: list[ToolCall] = []
@@ -61,7 +101,10 @@ class ToolBroker:
         try:
             if target is None:
                 raise ToolError(f"{tool}.{function} is not a declared tool function")
+            where = f"{tool}.{function}"
+            _bind(target, where, args, kwargs)
             value = target(*args, **kwargs)
+            check_result(value, where)
         except Exception as exc:
             message = exc.message if isinstance(exc, ToolError) else f"{type(exc).__name__}: {exc}"
             self._calls.append(
@@ -94,3 +137,10 @@ class ToolBroker:
         """The calls recorded since the last take (one step's calls)."""
         calls, self._calls = self._calls, []
         return calls
+
+    def close(self) -> None:
+        """Release what the tools hold (database connections). Idempotent."""
+        for tool in self._tools.values():
+            release = getattr(tool, "_close", None)
+            if callable(release):
+                release()
