@@ -7,16 +7,13 @@ what is malformed: the type validation already reports that.
 
 from __future__ import annotations
 
-import importlib.util
 import keyword
 import re
-import sys
-import traceback
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from maisa.errors import MaisaError
 from maisa.specs.messages import FieldError, dotted, suggest
 
 # Used only until the tool catalogue (maisa.tools.catalogue) is importable.
@@ -73,9 +70,9 @@ def _check_tools(data: dict[str, Any], spec_dir: Path) -> Iterator[FieldError]:
                 yield FieldError(
                     name_loc, f"{name!r} is a built-in tool; give the custom tool another name"
                 )
-            reason = custom_module_problem(spec_dir, module)
+            reason = custom_module_problem(spec_dir, name, module)
             if reason:
-                yield FieldError((*loc, "module"), f"tool {name!r}: {reason}")
+                yield FieldError((*loc, "module"), reason)
         secret = ref.get("secret")
         if isinstance(secret, str) and secret not in declared_secrets:
             yield FieldError(
@@ -84,35 +81,19 @@ def _check_tools(data: dict[str, Any], spec_dir: Path) -> Iterator[FieldError]:
             )
 
 
-def custom_module_problem(spec_dir: Path, module: str) -> str | None:
-    """Why the custom tool module at `module` (relative to the spec) cannot be used, or None."""
-    path = (spec_dir / module).resolve()
-    if not path.exists():
-        return f"module file not found: {module} (looked for {path})"
-    if not path.is_file() or path.suffix != ".py":
-        return f"module must be a .py file: {module}"
-    name = f"_maisa_spec_check_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        return f"cannot load module {module}"
-    loaded = importlib.util.module_from_spec(spec)
-    sys.modules[name] = loaded  # dataclasses and typing need the module registered while it runs
+def custom_module_problem(spec_dir: Path, name: str, module: str) -> str | None:
+    """Why the custom tool module at `module` (relative to the spec) cannot be used, or None.
+
+    Loading goes through the tool catalogue's own loader, so a module that passes
+    here is exactly the one a run will use (and it is cached for the compile).
+    """
+    from maisa.tools.custom import load_custom
+
     try:
-        spec.loader.exec_module(loaded)
-    except SyntaxError as exc:
-        return f"module {module} does not import: syntax error at line {exc.lineno}: {exc.msg}"
-    except (Exception, SystemExit) as exc:
-        line = _failing_line(exc, path)
-        at = f" (line {line})" if line else ""
-        return f"module {module} does not import{at}: {type(exc).__name__}: {exc}"
-    finally:
-        sys.modules.pop(name, None)
+        load_custom(name, module, spec_dir)
+    except MaisaError as exc:
+        return exc.message
     return None
-
-
-def _failing_line(exc: BaseException, path: Path) -> int | None:
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if Path(f.filename) == path]
-    return frames[-1].lineno if frames else None
 
 
 def _check_imports(imports: Any) -> list[FieldError]:
