@@ -1,0 +1,37 @@
+"""Reading model replies: code from the first python block, the rest is the thought."""
+
+from __future__ import annotations
+
+from maisa.runtime.reply import parse_plan, parse_reply
+
+
+def test_first_python_block_is_the_code_and_the_rest_the_thought():
+    reply = parse_reply("I will read it.\n```python\nx = 1\n```\nthen\n```python\ny = 2\n```")
+    assert reply.code == "x = 1\n"
+    assert reply.thought.startswith("I will read it.") and "y = 2" in reply.thought
+    assert reply.problem is None
+
+
+def test_py_tag_and_unterminated_block_are_accepted():
+    assert parse_reply("```py\na = 1\n").code == "a = 1\n"
+
+
+def test_no_block_is_a_problem_that_says_what_to_do():
+    reply = parse_reply("Sure, here is the code: x = 1")
+    assert reply.code is None and "```python" in reply.problem
+
+
+def test_an_untagged_block_is_named_as_such():
+    assert "not marked as python" in parse_reply("```\nx = 1\n```").problem
+
+
+def test_empty_reply_empty_block_and_refusal_are_problems():
+    assert "empty" in parse_reply("").problem
+    assert "empty" in parse_reply("```python\n\n```").problem
+    assert "refused" in parse_reply(None, refusal="I cannot do that").problem
+
+
+def test_plan_is_read_from_a_numbered_list():
+    text = "Here is the plan:\n1. Read the email\n2) Extract the text\n\n3. Finish\nThanks"
+    assert parse_plan(text) == ["Read the email", "Extract the text", "Finish"]
+    assert parse_plan("no list here") == []
