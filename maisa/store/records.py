@@ -105,3 +105,13 @@ class LockRecord:
     content: str
     source_run: int | None
     created_at: datetime | None = None
+
+
+@dataclass
+class WorkerSummary:
+    """A worker row with how often it ran: what `maisa workers` and `GET /workers` list."""
+
+    worker: WorkerRecord
+    run_count: int = 0
+    last_run_id: int | None = None
+    last_run_at: datetime | None = None
