@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,3 +27,17 @@ class CompiledWorker:
     @property
     def spec_dir(self) -> Path:
         return self.spec_path.parent
+
+    def to_dict(self) -> dict[str, Any]:
+        """The compile as plain JSON-ready data (what `maisa compile --json` prints)."""
+        return {
+            "name": self.spec.name,
+            "version": self.spec.version,
+            "fingerprint": self.fingerprint,
+            "spec_path": str(self.spec_path),
+            "plan": list(self.plan),
+            "tools": [asdict(tool) for tool in self.tools],
+            "input_schema": self.input_schema,
+            "output_schema": self.output_schema,
+            "system_prompt": self.system_prompt,
+        }
