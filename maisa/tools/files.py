@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from maisa.errors import ToolError
 from maisa.tools.base import ToolContext
-from maisa.tools.paths import MAX_WRITE_BYTES, Confinement
+from maisa.tools.paths import Confinement
 
 
 class FilesTool:
@@ -33,13 +33,13 @@ class FilesTool:
         """Create or replace a workspace file with `text` (UTF-8). Missing parent dirs are made."""
         if not isinstance(text, str):
             raise ToolError(f"files.write_text needs str text, not {type(text).__name__}")
-        self._paths.write(path, text.encode("utf-8"), MAX_WRITE_BYTES)
+        self._paths.write(path, text.encode("utf-8"))
 
     def write_bytes(self, path: str, data: bytes) -> None:
         """Create or replace a workspace file with `data`. Missing parent dirs are made."""
         if not isinstance(data, bytes | bytearray):
             raise ToolError(f"files.write_bytes needs bytes, not {type(data).__name__}")
-        self._paths.write(path, bytes(data), MAX_WRITE_BYTES)
+        self._paths.write(path, bytes(data))
 
     def list(self, path: str = ".") -> list[str]:
         """Return the sorted names in a workspace directory; subdirectory names end with "/"."""

@@ -77,7 +77,8 @@ class HttpTool:
                 f"network access is off for this worker; to reach {url.host}, list it in "
                 "limits.network in the worker spec"
             )
-        if not host_allowed(url.host, url.port, self._allowed):
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if not host_allowed(url.host, port, self._allowed):
             raise ToolError(
                 f"host {url.host!r} is not allowed; allowed hosts: {', '.join(self._allowed)} "
                 "(list it in limits.network in the worker spec)"

@@ -53,12 +53,23 @@ class Confinement:
     def readable_path(self, path: object) -> Path:
         """The real path of an existing file or directory step code may read, or ToolError."""
         text = _as_text(path)
+        # Confinement is checked before existence, so paths outside reveal nothing.
+        self._check_readable(text, self._resolve(text, strict=False))
         try:
             real = self._absolute(text).resolve(strict=True)
         except FileNotFoundError:
             raise ToolError(f"no such file or directory: {text!r}") from None
         except (OSError, RuntimeError) as exc:  # symlink loops, permission on a parent
             raise ToolError(f"cannot resolve path {text!r}: {exc}") from None
+        return self._check_readable(text, real)
+
+    def _resolve(self, text: str, strict: bool) -> Path:
+        try:
+            return self._absolute(text).resolve(strict=strict)
+        except (OSError, RuntimeError) as exc:
+            raise ToolError(f"cannot resolve path {text!r}: {exc}") from None
+
+    def _check_readable(self, text: str, real: Path) -> Path:
         if _inside(real, self.workspace) or real in self.readable:
             return real
         raise ToolError(
@@ -68,10 +79,7 @@ class Confinement:
     def writable_path(self, path: object) -> Path:
         """The real path a step may write (inside the workspace only), or ToolError."""
         text = _as_text(path)
-        try:
-            real = self._absolute(text).resolve(strict=False)
-        except (OSError, RuntimeError) as exc:
-            raise ToolError(f"cannot resolve path {text!r}: {exc}") from None
+        real = self._resolve(text, strict=False)
         if real == self.workspace:
             raise ToolError(f"path {text!r} is the workspace directory, not a file")
         if not _inside(real, self.workspace):
@@ -108,8 +116,9 @@ class Confinement:
         finally:
             os.close(fd)
 
-    def read(self, path: object, limit: int = MAX_READ_BYTES) -> bytes:
+    def read(self, path: object, limit: int | None = None) -> bytes:
         """The bytes of a readable regular file, at most `limit` of them (else ToolError)."""
+        limit = MAX_READ_BYTES if limit is None else limit
         real = self.readable_path(path)
         try:
             with self._directory_fd(real.parent) as parent:
@@ -118,21 +127,23 @@ class Confinement:
                 fd = os.open(real.name, flags, dir_fd=parent)
         except OSError as exc:
             raise _open_error(path, exc) from None
-        with os.fdopen(fd, "rb") as handle:
-            info = os.fstat(handle.fileno())
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > limit:
+            os.close(fd)
             if stat.S_ISDIR(info.st_mode):
                 raise ToolError(f"{path!r} is a directory, not a file")
             if not stat.S_ISREG(info.st_mode):
                 raise ToolError(f"{path!r} is not a regular file")
-            if info.st_size > limit:
-                raise ToolError(f"{path!r} is {info.st_size} bytes; the limit is {limit} bytes")
+            raise ToolError(f"{path!r} is {info.st_size} bytes; the limit is {limit} bytes")
+        with os.fdopen(fd, "rb") as handle:
             data = handle.read(limit + 1)
         if len(data) > limit:
             raise ToolError(f"{path!r} is larger than the limit of {limit} bytes")
         return data
 
-    def write(self, path: object, data: bytes, limit: int = MAX_WRITE_BYTES) -> None:
+    def write(self, path: object, data: bytes, limit: int | None = None) -> None:
         """Create or replace a workspace file (parents made), of at most `limit` bytes."""
+        limit = MAX_WRITE_BYTES if limit is None else limit
         if len(data) > limit:
             raise ToolError(
                 f"refusing to write {len(data)} bytes to {path!r}; the limit is {limit}"
@@ -142,13 +153,15 @@ class Confinement:
             raise ToolError(f"{path!r} is a run input and is read-only")
         try:
             with self._directory_fd(real.parent, create_below=self.workspace) as parent:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
+                flags |= os.O_CLOEXEC
                 fd = os.open(real.name, flags, 0o644, dir_fd=parent)
         except OSError as exc:
             raise _open_error(path, exc) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise ToolError(f"{path!r} is not a regular file")
         with os.fdopen(fd, "wb") as handle:
-            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-                raise ToolError(f"{path!r} is not a regular file")
             handle.write(data)
 
     def list(self, path: object) -> list[str]:
