@@ -10,6 +10,7 @@ refuses.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -143,8 +144,7 @@ def _shown(path: Path) -> Path:
 @click.command("check")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
-@click.pass_context
-def check_command(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
+def check_command(paths: tuple[Path, ...], as_json: bool) -> None:
     """Check worker specs and their locks, for CI.
 
     Every spec under PATHS (default: the current directory) must be valid, its
@@ -172,4 +172,6 @@ def check_command(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) ->
         err.print(
             f"{len(checks)} worker(s) checked, {bad} with problems, {len(problems)} problem(s)"
         )
-    ctx.exit(code)
+    # sys.exit, not ctx.exit: maisa.cli.main runs click with standalone_mode=False,
+    # which turns ctx.exit's code into a return value that main() drops.
+    sys.exit(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -24,9 +25,7 @@ from maisa.commands.output import emit_json, err, out
 @click.option("--rebuild", is_flag=True, help="With --step: re-run earlier steps, not restore.")
 @click.option("--db", "db_url", help="Store URL (default: $MAISA_DATABASE_URL or .maisa/maisa.db).")
 @click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON on stdout.")
-@click.pass_context
 def replay_command(
-    ctx: click.Context,
     run_id: int,
     step: int | None,
     sandbox: str | None,
@@ -71,4 +70,5 @@ def replay_command(
                 out.print("  the finish() result differs from the recorded result")
         verdict = "all steps match" if report.matches else "the replay differs from the record"
         out.print(f"run {report.run_id} ({report.worker}): {verdict}")
-    ctx.exit(0 if report.matches else 1)
+    # sys.exit: see maisa/commands/check.py (ctx.exit's code is lost by maisa.cli.main).
+    sys.exit(0 if report.matches else 1)
