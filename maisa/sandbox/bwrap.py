@@ -1,0 +1,284 @@
+"""The bubblewrap backend: one bwrap process per session, no daemon needed.
+
+Isolation, outermost first:
+- a per-session cgroup (memory hard cap, pids cap, CPU quota) when cgroups are writable;
+- when the host runs as root, bwrap itself runs as a fresh, unused uid/gid per session, so
+  RLIMIT_NPROC is a per-session process cap, and no two sessions (nor the host) share a uid;
+- rlimits: data (a MemoryError before the cgroup's kill), file size, no core dumps, few fds;
+- bwrap: every namespace unshared (network included), uid/gid 65534 inside, no capabilities,
+  no nested user namespaces, new session (no TTY injection), dies with its parent;
+- a filesystem made only of the read-only Python runtime, synthesised /etc/passwd and
+  /etc/group, fresh /proc, /dev and size-bounded tmpfs for /tmp and the scratch cwd /work.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import resource
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from maisa.errors import SandboxError, SandboxUnavailable
+from maisa.sandbox import bwrap_runtime, cgroups
+from maisa.sandbox.base import DEFAULT_PIDS_LIMIT, DEFAULT_SCRATCH_SIZE, StepStatus
+from maisa.sandbox.session import ChannelSession
+from maisa.sandbox.transport import PipeTransport
+from maisa.specs.model import Limits
+
+if TYPE_CHECKING:
+    from maisa.tools.broker import ToolBroker
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+INSIDE_DIR = "/opt/maisa"
+SCRATCH = "/work"
+SANDBOX_UID = 65534
+# Outer uids for sessions when the host is root: far above any real account or subuid range.
+SESSION_UID_BASE = 2_000_000_000  # bwrap formats uids as signed ints: stay below 2**31
+SESSION_UID_SPAN = 1_000_000
+MAX_OPEN_FILES = 256
+PASSWD = "nobody:x:65534:65534:sandbox:/work:/usr/sbin/nologin\n"
+GROUP = "nogroup:x:65534:\n"
+ENVIRONMENT = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": SCRATCH}
+
+
+class BwrapSandbox:
+    """Opens bwrap sessions. `check()` says whether this machine can."""
+
+    name = "bwrap"
+
+    def __init__(self, python: str | None = None) -> None:
+        self._python = python
+
+    def check(self) -> str | None:
+        """None when bwrap can run sessions here, else why not and what to do."""
+        if shutil.which("bwrap") is None:
+            return "bubblewrap is not installed: apt-get install bubblewrap"
+        try:
+            bwrap_runtime.discover(self._python)
+        except bwrap_runtime.RuntimeNotFound as exc:
+            return str(exc)
+        try:
+            with self.open(Limits(), Path("/nonexistent"), _NoTools()) as session:
+                outcome = session.run("pass", 10)
+        except SandboxUnavailable as exc:
+            return exc.message
+        if not outcome.ok:
+            return f"a trial step failed: {outcome.error}"
+        return None
+
+    def open(self, limits: Limits, workspace: Path, broker: ToolBroker) -> BwrapSession:
+        """Start one bwrap sandbox running the harness. `workspace` stays on the host (tools)."""
+        bwrap = shutil.which("bwrap")
+        if bwrap is None:
+            raise SandboxUnavailable(
+                "bubblewrap (bwrap) is not installed", hint="apt-get install bubblewrap"
+            )
+        try:
+            runtime = bwrap_runtime.discover(self._python)
+        except bwrap_runtime.RuntimeNotFound as exc:
+            raise SandboxUnavailable(str(exc)) from exc
+        return BwrapSession.start(bwrap, runtime, limits, broker)
+
+
+class _NoTools:
+    def manifest(self) -> dict[str, list[str]]:
+        return {}
+
+    def take_calls(self) -> list:
+        return []
+
+
+class BwrapSession(ChannelSession):
+    """One bwrap process tree holding the harness."""
+
+    def __init__(self, process: subprocess.Popen, group: cgroups.SessionCgroup | None, broker):
+        stdin, stdout, stderr = (os.dup(s.fileno()) for s in (process.stdin, process.stdout, process.stderr))
+        for stream in (process.stdin, process.stdout, process.stderr):
+            stream.close()
+        super().__init__(PipeTransport(stdin, stdout, stderr), broker)
+        self._process = process
+        self._group = group
+        self._oom_baseline = 0
+
+    @classmethod
+    def start(cls, bwrap: str, runtime, limits: Limits, broker) -> BwrapSession:
+        name = f"maisa-{uuid.uuid4().hex[:12]}"
+        group = cgroups.create(name, limits.memory, DEFAULT_PIDS_LIMIT, limits.cpus)
+        outer_uid = None
+        if os.geteuid() == 0:
+            outer_uid = SESSION_UID_BASE + random.randrange(SESSION_UID_SPAN)
+        data_fds = [_data_fd(text) for text in _inside_files()]
+        command = [bwrap, *_bwrap_args(runtime, data_fds), *_harness_command(runtime)]
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                pass_fds=data_fds,
+                env=dict(ENVIRONMENT),  # bwrap's own environ is readable as /proc/1/environ inside
+                cwd="/",
+                start_new_session=True,
+                preexec_fn=_confine(group, limits, outer_uid),
+            )
+        except OSError as exc:
+            if group:
+                group.destroy()
+            raise SandboxUnavailable(f"cannot start bwrap: {exc}") from exc
+        finally:
+            for fd in data_fds:
+                os.close(fd)
+        session = cls(process, group, broker)
+        try:
+            session._handshake(broker.manifest())
+        except SandboxError as exc:
+            session.close()
+            raise SandboxUnavailable(
+                f"the bwrap sandbox did not start: {exc.message}",
+                hint="run `maisa sandbox doctor`; bwrap needs user namespaces "
+                "(sysctl user.max_user_namespaces > 0)",
+            ) from exc
+        return session
+
+    def _before_step(self) -> None:
+        if self._group:
+            cgroups.reset_peak(self._group)
+            self._oom_baseline = self._group.oom_kills()
+
+    def _peak_memory_mb(self) -> float | None:
+        return self._group.peak_memory_mb() if self._group else None
+
+    def _death(self) -> tuple[StepStatus, str]:
+        try:
+            code = self._process.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            code = None
+        if self._group and self._group.oom_kills() > self._oom_baseline:
+            return StepStatus.KILLED_OOM, "the session ran out of memory and was killed"
+        if code is not None and code < 0:
+            return StepStatus.CRASHED, f"the interpreter was killed by {signal.Signals(-code).name}"
+        return StepStatus.CRASHED, f"the interpreter died (exit status {code})"
+
+    def _kill(self) -> None:
+        try:
+            os.killpg(self._process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self._group:
+            self._group.destroy()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _inside_files() -> list[str]:
+    return [
+        (PACKAGE_DIR / "channel.py").read_text(),
+        (PACKAGE_DIR / "harness.py").read_text(),
+        PASSWD,
+        GROUP,
+    ]
+
+
+def _data_fd(text: str) -> int:
+    """A pipe's read end holding `text`, for bwrap's --ro-bind-data (files made, not bound)."""
+    read_fd, write_fd = os.pipe()
+    data = text.encode()
+    if len(data) > 60_000:  # must fit in the pipe buffer: nobody reads before bwrap starts
+        raise SandboxError(f"internal: a sandbox file of {len(data)} bytes is too large")
+    os.write(write_fd, data)
+    os.close(write_fd)
+    return read_fd
+
+
+def _bwrap_args(runtime: bwrap_runtime.Runtime, data_fds: list[int]) -> list[str]:
+    channel_fd, harness_fd, passwd_fd, group_fd = data_fds
+    args = [
+        "--unshare-all",
+        "--unshare-user",
+        "--disable-userns",
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--uid", str(SANDBOX_UID),
+        "--gid", str(SANDBOX_UID),
+        "--hostname", "sandbox",
+        "--cap-drop", "ALL",
+        "--ro-bind", runtime.python, runtime.python,
+        "--ro-bind", runtime.stdlib, runtime.stdlib,
+    ]  # fmt: skip
+    for directory in runtime.lib_dirs:
+        args += ["--ro-bind", directory, directory]
+    for target, link in runtime.symlinks:
+        args += ["--symlink", target, link]
+    if runtime.python != "/usr/bin/python3":
+        args += ["--symlink", runtime.python, "/usr/bin/python3"]
+    size = str(DEFAULT_SCRATCH_SIZE)
+    args += [
+        "--proc", "/proc",
+        "--dev", "/dev",
+        "--perms", "1777", "--size", size, "--tmpfs", "/tmp",
+        "--perms", "0700", "--size", size, "--tmpfs", SCRATCH,
+        "--ro-bind-data", str(channel_fd), f"{INSIDE_DIR}/channel.py",
+        "--ro-bind-data", str(harness_fd), f"{INSIDE_DIR}/harness.py",
+        "--ro-bind-data", str(passwd_fd), "/etc/passwd",
+        "--ro-bind-data", str(group_fd), "/etc/group",
+        "--remount-ro", "/",
+        "--chdir", SCRATCH,
+    ]  # fmt: skip
+    for key, value in ENVIRONMENT.items():
+        args += ["--setenv", key, value]
+    return args
+
+
+def _harness_command(runtime: bwrap_runtime.Runtime) -> list[str]:
+    return ["--", runtime.python, "-I", "-S", "-B", f"{INSIDE_DIR}/harness.py"]
+
+
+def _confine(group: cgroups.SessionCgroup | None, limits: Limits, outer_uid: int | None):
+    """The pre-exec step of bwrap: join the cgroup, set rlimits, drop to the session's uid."""
+    procs_files = group.procs_files if group else []
+    memory = limits.memory
+    nproc = DEFAULT_PIDS_LIMIT if outer_uid is not None else None
+
+    def confine() -> None:
+        pid = str(os.getpid()).encode()
+        for path in procs_files:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, pid)
+            finally:
+                os.close(fd)
+        # A MemoryError in the step before the cgroup's OOM kill keeps the session alive.
+        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
+        if not procs_files:  # no cgroup: the address-space cap is the only memory bound
+            cap = memory + 128 * 1024**2  # the interpreter's own mappings on top
+            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (DEFAULT_SCRATCH_SIZE, DEFAULT_SCRATCH_SIZE))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (MAX_OPEN_FILES, MAX_OPEN_FILES))
+        if nproc is not None:
+            resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
+        if outer_uid is not None:
+            os.setgroups([])
+            os.setresgid(outer_uid, outer_uid, outer_uid)
+            os.setresuid(outer_uid, outer_uid, outer_uid)
+
+    return confine
+
+
+def wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    """True once no process `pid` exists (for tests and doctor)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not Path(f"/proc/{pid}").exists():
+            return True
+        time.sleep(0.01)
+    return False
