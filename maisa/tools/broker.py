@@ -17,13 +17,23 @@ def summarize(value: Any, limit: int = SUMMARY_LIMIT) -> str:
     """A short, bounded, human-readable rendering of a value for the Chain-of-Work."""
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
+    if isinstance(value, str) and len(value) > limit:
+        # Cut before repr: a 64 MiB tool result must not be rendered whole to keep 300 chars.
+        text, size = repr(value[:limit]), len(value)
+        suffix = f"... ({size} chars)"
+        return text[: limit - len(suffix)] + suffix
     if isinstance(value, dict):
-        text = "{" + ", ".join(f"{k!r}: {summarize(v, 80)}" for k, v in value.items()) + "}"
+        items = list(value.items())[:limit]
+        text = "{" + ", ".join(f"{k!r}: {summarize(v, 80)}" for k, v in items) + "}"
     elif isinstance(value, list | tuple):
-        text = "[" + ", ".join(summarize(v, 80) for v in value) + "]"
+        text = "[" + ", ".join(summarize(v, 80) for v in list(value)[:limit]) + "]"
     else:
         text = repr(value)
-    return text if len(text) <= limit else text[: limit - 15] + f"... ({len(text)} chars)"
+    if len(text) <= limit:
+        return text
+    suffix = f"... ({len(value) if isinstance(value, list | tuple | dict) else len(text)} "
+    suffix += "items)" if isinstance(value, list | tuple | dict) else "chars)"
+    return text[: limit - len(suffix)] + suffix
 
 
 def public_functions(tool: object) -> dict[str, Callable[..., Any]]:

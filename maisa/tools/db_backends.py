@@ -101,20 +101,34 @@ class PostgresConnection:
 
     def __init__(self, url: str) -> None:
         import psycopg
+        from psycopg.conninfo import conninfo_to_dict
         from psycopg.rows import dict_row
 
         self._psycopg = psycopg
         self._lock = threading.Lock()
         try:
+            password = conninfo_to_dict(url).get("password")
+        except psycopg.ProgrammingError:
+            # The parser's message quotes the URL, password included: do not repeat it.
+            raise ToolError("the PostgreSQL URL in the db secret is malformed") from None
+        self._secrets = [v for v in (url, password) if v]
+        try:
+            # Keep any `options` the URL carries (e.g. a search_path) and add the timeout.
+            given = conninfo_to_dict(url).get("options") or ""
             self._conn = psycopg.connect(
                 url,
                 row_factory=dict_row,
                 connect_timeout=10,
-                options=f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+                options=f"{given} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip(),
             )
         except psycopg.Error as exc:
             # The message names host and port, never the password.
-            raise ToolError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
+            raise ToolError(self._scrub(f"cannot connect to PostgreSQL: {exc}")) from None
+
+    def _scrub(self, message: str) -> str:
+        for secret in self._secrets:
+            message = message.replace(str(secret), "***")
+        return message.strip()
 
     def _transaction(self, sql: str, params: Params, fetch: bool) -> tuple[list[Any], int]:
         with self._lock:
@@ -124,7 +138,7 @@ class PostgresConnection:
                     rows = cursor.fetchmany(MAX_ROWS + 1) if fetch and cursor.description else []
                     return rows, cursor.rowcount
             except self._psycopg.Error as exc:
-                raise ToolError(f"PostgreSQL error: {str(exc).strip()}") from None
+                raise ToolError(self._scrub(f"PostgreSQL error: {exc}")) from None
             except (TypeError, ValueError, KeyError, IndexError) as exc:
                 raise ToolError(f"bad SQL parameters: {exc}") from None
 

@@ -46,8 +46,13 @@ class Confinement:
     def __init__(self, ctx: ToolContext) -> None:
         self.workspace = Path(ctx.workspace).resolve(strict=False)
         self.readable = frozenset(Path(p).resolve(strict=False) for p in ctx.readable)
+        # A file input given relative to the host's working directory is found by the very
+        # string step code received in `inputs`, not looked up in the workspace.
+        self._inputs = {os.fspath(p): Path(os.path.abspath(p)) for p in ctx.readable}
 
     def _absolute(self, text: str) -> Path:
+        if text in self._inputs:
+            return self._inputs[text]
         return Path(text) if os.path.isabs(text) else self.workspace / text
 
     def readable_path(self, path: object) -> Path:

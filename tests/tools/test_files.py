@@ -62,6 +62,17 @@ def test_a_file_input_outside_the_workspace_is_readable_but_not_writable(
     assert email.read_text() == "Subject: hola\n\ncuerpo"
 
 
+def test_a_relative_file_input_is_found_by_the_string_the_step_received(
+    workspace: Path, outside: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (outside / "entrada.eml").write_text("Subject: x")
+    monkeypatch.chdir(outside.parent)
+    files = FilesTool(ToolContext(workspace=workspace, readable=[Path("outside/entrada.eml")]))
+    assert files.read_text("outside/entrada.eml") == "Subject: x"
+    with pytest.raises(ToolError, match="outside"):
+        files.read_text("outside/secret.txt")
+
+
 @pytest.mark.parametrize("escape", ["../outside/secret.txt", "sub/../../outside/secret.txt"])
 def test_dot_dot_escapes_are_refused_naming_the_path(
     files: FilesTool, outside: Path, escape: str
