@@ -100,12 +100,32 @@ def _check_imports(imports: Any) -> list[FieldError]:
     if not isinstance(imports, list):
         return []
     problems = []
+    refused = never_importable()
     for index, name in enumerate(imports):
-        if isinstance(name, str) and not _is_module_name(name):
+        if not isinstance(name, str):
+            continue
+        if not _is_module_name(name):
             problems.append(
                 FieldError(("imports", index), f"imports[{index}]: {name!r} is not a module name")
             )
+        elif name.split(".")[0] in refused:
+            problems.append(
+                FieldError(
+                    ("imports", index),
+                    f"imports[{index}]: {name!r} can never be imported by step code "
+                    "(it reaches outside the sandbox); use a tool instead",
+                )
+            )
     return problems
+
+
+def never_importable() -> frozenset[str]:
+    """Modules the step validator refuses whatever the spec says (empty until it exists)."""
+    try:
+        from maisa.runtime.validate import NEVER_IMPORTABLE
+    except ImportError:
+        return frozenset()
+    return frozenset(NEVER_IMPORTABLE)
 
 
 def _is_module_name(name: str) -> bool:

@@ -55,7 +55,7 @@ def load_yaml_mapping(path: Path | str, text: str | None = None) -> tuple[dict[s
         text = _read(Path(path), display)
     data, locate, problems = _parse(text, display)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(sorted(problems, key=lambda p: (p.line, p.column)))
     return data, locate
 
 

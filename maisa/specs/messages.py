@@ -121,6 +121,9 @@ def _message(error: dict[str, Any], loc: Loc, root: type[BaseModel]) -> FieldErr
         parent = dotted(loc[:-1])
         inside = f" in {parent}" if loc[:-1] else ""
         return FieldError(loc, f"missing required key {loc[-1]!r}{inside}")
+    if kind in ("model_type", "model_attributes_type") and len(loc) == 2 and loc[0] == "tools":
+        expected = "a tool name or a mapping such as {name: nif, module: tools/nif.py}"
+        return FieldError(loc, f"{where}: expected {expected}, got {_short(value)}")
     if kind in _TYPE_NAMES:
         return FieldError(loc, f"{where}: expected {_TYPE_NAMES[kind]}, got {_short(value)}")
     if kind == "value_error":
