@@ -72,7 +72,13 @@ class Session(Protocol):
     """One live interpreter for one run; variables persist across `run` calls."""
 
     def set_variables(self, variables: dict[str, Any]) -> None:
-        """Bind names in the step namespace (the runtime binds `inputs`; replay restores a snapshot)."""
+        """Bind names in the step namespace (`inputs`; after a reopen, the last snapshot)."""
+        ...
+
+    @property
+    def alive(self) -> bool:
+        """False once the interpreter is gone (after a kill on TIMEOUT, KILLED_OOM or CRASHED):
+        the runtime then opens a new session and restores the last snapshot."""
         ...
 
     def run(self, code: str, timeout: float) -> StepOutcome:

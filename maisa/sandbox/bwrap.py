@@ -98,8 +98,9 @@ class BwrapSession(ChannelSession):
     """One bwrap process tree holding the harness."""
 
     def __init__(self, process: subprocess.Popen, group: cgroups.SessionCgroup | None, broker):
-        stdin, stdout, stderr = (os.dup(s.fileno()) for s in (process.stdin, process.stdout, process.stderr))
-        for stream in (process.stdin, process.stdout, process.stderr):
+        streams = (process.stdin, process.stdout, process.stderr)
+        stdin, stdout, stderr = (os.dup(stream.fileno()) for stream in streams)
+        for stream in streams:
             stream.close()
         super().__init__(PipeTransport(stdin, stdout, stderr), broker)
         self._process = process

@@ -159,7 +159,8 @@ class Harness:
         try:
             frame = channel.encode_frame(request)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"arguments of {tool}.{function} must be JSON values or bytes: {exc}")
+            message = f"arguments of {tool}.{function} must be JSON values or bytes: {exc}"
+            raise TypeError(message) from None
         self._write(frame)
         while True:
             reply = channel.read_frame(self.chan_in)
@@ -278,7 +279,9 @@ class Harness:
         """The step-assigned variables: JSON values as themselves, anything else as a repr."""
         variables = {}
         for name, value in list(self.namespace.items()):
-            if name in self.reserved or name.startswith("__") or isinstance(value, types.ModuleType):
+            if name in self.reserved or name.startswith("__"):
+                continue
+            if isinstance(value, types.ModuleType):
                 continue
             variables[name] = _snapshot_value(value)
         return variables

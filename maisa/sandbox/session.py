@@ -117,7 +117,7 @@ class ChannelSession:
     # -- the Session protocol ----------------------------------------------------------------
 
     def set_variables(self, variables: dict[str, Any]) -> None:
-        """Bind names in the step namespace (the runtime binds `inputs`; reopen restores a snapshot)."""
+        """Bind names in the step namespace (`inputs`; after a reopen, the last snapshot)."""
         self._require_alive()
         try:
             self._send({"type": "set", "variables": variables})
