@@ -203,8 +203,16 @@ class StepRules:
         return frozenset(self.tools) | {"inputs", "finish"}
 
 
-def validate_step(code: str, rules: StepRules) -> list[Rejection]:
-    """Every reason `code` may not run under `rules`; empty when it may."""
+def validate_step(
+    code: str, rules: StepRules | Any, *, inputs: Mapping[str, Any] | None = None
+) -> list[Rejection]:
+    """Every reason `code` may not run under `rules`; empty when it may.
+
+    `rules` may also be a CompiledWorker, with the run's `inputs` (None or {}
+    skips the hard-coded-input check, e.g. when checking a lock with no run).
+    """
+    if not isinstance(rules, StepRules):
+        rules = StepRules.for_compiled(rules, inputs)
     try:
         tree = ast.parse(code, filename="<step>", mode="exec")
     except SyntaxError as exc:

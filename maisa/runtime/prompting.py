@@ -1,0 +1,123 @@
+"""The chat messages sent to the model: the compiled system prompt, then the step, fix or plan.
+
+Every request is [system, user] or, for a fix, [system, user, assistant, user]
+with only the latest failed attempt: never the whole run's conversation, so
+each request stays bounded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from maisa.compiler.compiled import CompiledWorker
+from maisa.compiler.prompts import render
+from maisa.runtime.context import (
+    ContextBudget,
+    StepView,
+    clip,
+    history,
+    input_lines,
+    variable_lines,
+)
+
+Messages = list[dict[str, str]]
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why an attempt failed, as the fix prompt shows it."""
+
+    kind: str  # MODEL_ERROR, REJECTED, ERROR, TIMEOUT, KILLED_OOM, CRASHED, INVALID_RESULT
+    error: str
+    reply: str  # the assistant message that led to it (the frozen code, when healing)
+    stdout: str = ""
+    discarded: tuple[str, ...] = ()
+
+
+def step_messages(
+    compiled: CompiledWorker,
+    *,
+    number: int,
+    total: int,
+    description: str,
+    inputs: dict[str, Any],
+    steps: list[StepView],
+    variables: dict[str, Any],
+    extra: bool = False,
+    budget: ContextBudget | None = None,
+) -> Messages:
+    """The request for a step's first attempt."""
+    budget = budget or ContextBudget()
+    prompt = render(
+        "step.j2",
+        number=number,
+        total=total,
+        description=description,
+        inputs=input_lines(inputs, compiled.input_schema, budget),
+        history=history(steps, budget),
+        variables=variable_lines(variables, budget),
+        extra=extra,
+    )
+    return [
+        {"role": "system", "content": compiled.system_prompt},
+        {"role": "user", "content": prompt},
+    ]
+
+
+def fix_messages(
+    first: Messages,
+    *,
+    number: int,
+    description: str,
+    attempt: int,
+    attempts_left: int,
+    failure: Failure,
+    budget: ContextBudget | None = None,
+) -> Messages:
+    """The request after a failed attempt: the step request, the failed reply, what went wrong."""
+    budget = budget or ContextBudget()
+    prompt = render(
+        "fix.j2",
+        number=number,
+        description=description,
+        attempt=attempt,
+        attempts_left=attempts_left,
+        kind=failure.kind,
+        error=clip(failure.error.rstrip(), 3000, keep="tail"),
+        stdout=clip(failure.stdout.rstrip(), budget.stdout_chars, keep="tail"),
+        discarded=list(failure.discarded),
+    )
+    return [
+        *first[:2],
+        {"role": "assistant", "content": clip(failure.reply, 8000)},
+        {"role": "user", "content": prompt},
+    ]
+
+
+def plan_messages(compiled: CompiledWorker, inputs: dict[str, Any]) -> Messages:
+    """The request to draft a plan, for a spec without `steps`."""
+    budget = ContextBudget()
+    prompt = render(
+        "plan.j2",
+        inputs=input_lines(inputs, compiled.input_schema, budget),
+        max_steps=compiled.spec.limits.max_steps,
+    )
+    return [
+        {"role": "system", "content": compiled.system_prompt},
+        {"role": "user", "content": prompt},
+    ]
+
+
+def transcript(messages: Messages, fingerprint: str) -> str:
+    """A request as recorded in the Chain-of-Work: every message but the (compiled) system one."""
+    parts = [f"[system prompt of the compiled worker {fingerprint}]"]
+    for message in messages:
+        if message["role"] != "system":
+            parts.append(f"[{message['role']}]\n{message['content']}")
+    return "\n\n".join(parts)
+
+
+def as_reply(code: str) -> str:
+    """Frozen code shown to the model as if it had written it (healing a locked step)."""
+    return f"```python\n{code.rstrip()}\n```"
