@@ -57,6 +57,14 @@ def _check_rows(rows: list[Any]) -> None:
         raise ToolError(f"the query returned more than {MAX_ROWS} rows; add a LIMIT")
 
 
+def _sqlite_authorizer(action: int, *_: object) -> int:
+    # ATTACH (and VACUUM INTO, which attaches) would let step code create or read any file the
+    # host user can reach, as an SQLite database: the tool's one database is all it may touch.
+    if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+        return sqlite3.SQLITE_DENY
+    return sqlite3.SQLITE_OK
+
+
 class SqliteConnection:
     """A SQLite database file; `?` and `:name` placeholders."""
 
@@ -69,6 +77,7 @@ class SqliteConnection:
             path, timeout=STATEMENT_TIMEOUT_MS / 1000, check_same_thread=False
         )
         self._conn.row_factory = sqlite3.Row
+        self._conn.set_authorizer(_sqlite_authorizer)
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
         return self._conn.execute(sql, () if params is None else params)

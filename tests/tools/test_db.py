@@ -76,6 +76,19 @@ def test_sqlite_errors_are_tool_errors(lite: DbTool) -> None:
         lite.query("  ")
 
 
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ATTACH DATABASE '{dir}/other.db' AS other",
+        "VACUUM INTO '{dir}/copy.db'",
+    ],
+)
+def test_sqlite_cannot_reach_other_files(lite: DbTool, tmp_path: Path, sql: str) -> None:
+    with pytest.raises(ToolError, match="not authorized|authorization denied"):
+        lite.execute(sql.format(dir=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["facturas.db", "workspace"]
+
+
 def test_sqlite_a_plain_db_path_is_accepted(workspace: Path, sqlite_path: Path) -> None:
     db = make_db(workspace, str(sqlite_path))
     assert db.query("SELECT 1 + 1 AS dos") == [{"dos": 2}]
