@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 Locator = Callable[[tuple[Any, ...]], tuple[int, int]]
 
 
+class NewerLockError(LockError):
+    """The lock was written by a newer maisa: never use it, never overwrite it."""
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,7 +113,7 @@ def parse_lock(text: str, path: Path | str = "<lock>") -> Lock:
     version = data.get("lock_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > LOCK_VERSION:
         line, col = locate(("lock_version",))
-        raise LockError(
+        raise NewerLockError(
             f"{path}:{line}:{col}: lock_version {version} is newer than this maisa understands "
             f"(up to {LOCK_VERSION})",
             hint="upgrade maisa (pip install -U maisa) to use this lockfile",

@@ -1,0 +1,235 @@
+"""Run modes (DESIGN §7): which mode a run takes from `--lock` and the lockfile, and re-locking."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from maisa.compiler import compile_spec
+from maisa.compiler.compiled import CompiledWorker
+from maisa.errors import LockError, UsageError
+from maisa.runtime.lockfile import code_sha256, lock_path, make_lock, read_lock, write_lock
+from maisa.runtime.modes import after_run, plan_run
+from maisa.runtime.orchestrator import FrozenStep
+from maisa.store.records import LockRecord, RunMode, RunStatus
+
+SPEC = """\
+apiVersion: maisa/v1
+kind: Worker
+name: greeter
+goal: Greet the person named in the input.
+inputs:
+  who: {type: string}
+outputs:
+  greeting: {type: string}
+steps:
+  - Build the greeting
+  - Finish with it
+"""
+STEPS = [
+    FrozenStep(number=1, description="Build the greeting", code="g = 'Hello ' + inputs['who']\n"),
+    FrozenStep(number=2, description="Finish with it", code="finish({'greeting': g})\n"),
+]
+
+
+@dataclass
+class Result:
+    """The fields of the orchestrator's RunResult that after_run reads."""
+
+    run_id: int
+    status: RunStatus
+    mode: RunMode
+    steps: list[FrozenStep] = field(default_factory=lambda: list(STEPS))
+    model_name: str = "scripted"
+
+
+class LockShelf:
+    """The store's locks table, the only part of the Store after_run touches."""
+
+    def __init__(self) -> None:
+        self.saved: list[LockRecord] = []
+
+    def save_lock(self, lock: LockRecord) -> None:
+        self.saved.append(lock)
+
+    def get_lock(self, worker_name: str, revision: int | None = None) -> LockRecord | None:
+        mine = [r for r in self.saved if r.worker_name == worker_name]
+        return max(mine, key=lambda r: r.revision) if mine else None
+
+
+@pytest.fixture
+def compiled(tmp_path: Path) -> CompiledWorker:
+    spec = tmp_path / "worker.yaml"
+    spec.write_text(SPEC)
+    return compile_spec(spec)
+
+
+def locked(compiled: CompiledWorker, revision: int = 1) -> Path:
+    lock = make_lock(compiled, Result(1, RunStatus.SUCCEEDED, RunMode.GENERATED), None, "m")
+    return write_lock(lock_path(compiled.spec_path), lock.model_copy(update={"revision": revision}))
+
+
+def tamper(path: Path) -> None:
+    path.write_text(path.read_text().replace("'Hello '", "'Bye '"))
+
+
+def edit_spec(compiled: CompiledWorker) -> CompiledWorker:
+    compiled.spec_path.write_text(SPEC.replace("Greet the person", "Warmly greet the person"))
+    return compile_spec(compiled.spec_path)
+
+
+# --- plan_run ------------------------------------------------------------------------------
+
+
+def test_auto_without_a_lock_generates_and_will_lock(compiled: CompiledWorker) -> None:
+    plan = plan_run(compiled, lock="auto")
+    assert (plan.mode, plan.frozen, plan.write_lock, plan.lock) == (
+        RunMode.GENERATED,
+        [],
+        True,
+        None,
+    )
+
+
+def test_auto_with_a_fresh_lock_replays_its_steps(compiled: CompiledWorker) -> None:
+    locked(compiled, revision=3)
+    plan = plan_run(compiled, lock="auto")
+    assert plan.mode is RunMode.LOCKED and plan.lock_revision == 3 and not plan.heal
+    assert plan.frozen == STEPS
+
+
+@pytest.mark.parametrize("damage", ["stale", "tampered"])
+def test_auto_with_an_unusable_lock_generates_and_keeps_it_as_the_revision_base(
+    compiled: CompiledWorker, damage: str
+) -> None:
+    path = locked(compiled, revision=2)
+    if damage == "tampered":
+        tamper(path)
+    else:
+        compiled = edit_spec(compiled)
+    plan = plan_run(compiled, lock="auto")
+    assert plan.mode is RunMode.GENERATED and plan.frozen == []
+    assert plan.lock is not None and plan.lock.revision == 2
+    assert damage in plan.reason
+
+
+@pytest.mark.parametrize("choice", ["locked", "heal"])
+def test_locked_and_heal_refuse_a_missing_lock_with_exit_3_and_the_relock_command(
+    compiled: CompiledWorker, choice: str
+) -> None:
+    with pytest.raises(LockError) as caught:
+        plan_run(compiled, lock=choice)
+    assert caught.value.exit_code == 3
+    assert "does not exist" in caught.value.message
+    assert caught.value.hint and "maisa lock" in caught.value.hint
+    assert "--input who=" in caught.value.hint
+
+
+@pytest.mark.parametrize("choice", ["locked", "heal"])
+def test_locked_and_heal_refuse_a_stale_lock_saying_why(
+    compiled: CompiledWorker, choice: str
+) -> None:
+    locked(compiled)
+    with pytest.raises(LockError) as caught:
+        plan_run(edit_spec(compiled), lock=choice)
+    assert "is stale" in caught.value.message and "fingerprint changed" in caught.value.message
+
+
+@pytest.mark.parametrize("choice", ["locked", "heal"])
+def test_locked_and_heal_refuse_a_tampered_lock_naming_the_step(
+    compiled: CompiledWorker, choice: str
+) -> None:
+    tamper(locked(compiled))
+    with pytest.raises(LockError) as caught:
+        plan_run(compiled, lock=choice)
+    assert "is tampered" in caught.value.message and "step 1's code" in caught.value.message
+
+
+def test_heal_replays_a_fresh_lock_and_allows_regeneration(compiled: CompiledWorker) -> None:
+    locked(compiled)
+    plan = plan_run(compiled, lock="heal")
+    assert plan.mode is RunMode.LOCKED and plan.heal and plan.frozen == STEPS
+
+
+def test_none_ignores_even_a_fresh_lock_and_will_not_write_one(compiled: CompiledWorker) -> None:
+    locked(compiled)
+    plan = plan_run(compiled, lock="none")
+    assert plan.mode is RunMode.GENERATED and plan.frozen == [] and not plan.write_lock
+
+
+def test_an_unreadable_lock_is_never_overwritten_by_auto(compiled: CompiledWorker) -> None:
+    path = lock_path(compiled.spec_path)
+    path.write_text("lock_version: 99\n")
+    with pytest.raises(LockError, match="newer"):
+        plan_run(compiled, lock="auto")
+    assert path.read_text() == "lock_version: 99\n"
+
+
+def test_an_unknown_choice_is_a_usage_error(compiled: CompiledWorker) -> None:
+    with pytest.raises(UsageError):
+        plan_run(compiled, lock="sometimes")
+
+
+# --- after_run -----------------------------------------------------------------------------
+
+
+def test_a_succeeded_generated_run_writes_revision_1_and_records_it(
+    compiled: CompiledWorker,
+) -> None:
+    shelf = LockShelf()
+    plan = plan_run(compiled, lock="auto")
+    path = after_run(compiled, plan, Result(7, RunStatus.SUCCEEDED, RunMode.GENERATED), shelf)
+    lock = read_lock(path)  # type: ignore[arg-type]
+    assert (lock.revision, lock.locked_from.run, lock.locked_from.model) == (1, 7, "scripted")
+    assert [s.sha256 for s in lock.steps] == [code_sha256(s.code) for s in STEPS]
+    assert [(r.worker_name, r.revision, r.source_run) for r in shelf.saved] == [("greeter", 1, 7)]
+    assert shelf.saved[0].content == path.read_text()  # type: ignore[union-attr]
+    assert shelf.saved[0].fingerprint == compiled.fingerprint
+
+
+def test_relocking_a_stale_lock_writes_the_next_revision(compiled: CompiledWorker) -> None:
+    locked(compiled, revision=4)
+    compiled = edit_spec(compiled)
+    plan = plan_run(compiled, lock="auto")
+    path = after_run(compiled, plan, Result(8, RunStatus.SUCCEEDED, RunMode.GENERATED), None)
+    lock = read_lock(path)  # type: ignore[arg-type]
+    assert lock.revision == 5 and lock.fingerprint == compiled.fingerprint
+
+
+def test_the_revision_also_follows_the_store_when_the_file_was_deleted(
+    compiled: CompiledWorker,
+) -> None:
+    shelf = LockShelf()
+    shelf.save_lock(LockRecord("greeter", "sha256:" + "0" * 64, 6, "...", 3))
+    plan = plan_run(compiled, lock="auto")
+    path = after_run(compiled, plan, Result(9, RunStatus.SUCCEEDED, RunMode.GENERATED), shelf)
+    assert read_lock(path).revision == 7  # type: ignore[arg-type]
+
+
+def test_a_healed_run_writes_revision_plus_one(compiled: CompiledWorker) -> None:
+    locked(compiled, revision=2)
+    plan = plan_run(compiled, lock="heal")
+    result = Result(10, RunStatus.SUCCEEDED, RunMode.HEALED)
+    assert read_lock(after_run(compiled, plan, result, None)).revision == 3  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("choice", "status", "mode"),
+    [
+        ("auto", RunStatus.FAILED, RunMode.GENERATED),  # failed runs freeze nothing
+        ("heal", RunStatus.SUCCEEDED, RunMode.LOCKED),  # heal that needed no model
+        ("locked", RunStatus.SUCCEEDED, RunMode.LOCKED),  # replay only
+        ("none", RunStatus.SUCCEEDED, RunMode.GENERATED),  # --no-lock
+    ],
+)
+def test_runs_that_must_not_touch_the_lock_leave_it_byte_identical(
+    compiled: CompiledWorker, choice: str, status: RunStatus, mode: RunMode
+) -> None:
+    path = locked(compiled)
+    before = path.read_bytes()
+    plan = plan_run(compiled, lock=choice)
+    shelf = LockShelf()
+    assert after_run(compiled, plan, Result(11, status, mode), shelf) is None
+    assert path.read_bytes() == before and shelf.saved == []
