@@ -1,4 +1,4 @@
-"""End to end: step code in a real bwrap sandbox reaches the real tools through the broker."""
+"""End to end: step code in a real sandbox (bwrap and docker) reaches the real tools through the broker."""
 
 from __future__ import annotations
 
@@ -26,19 +26,19 @@ def valida(nif: str) -> bool:
 '''
 
 
-@pytest.fixture(scope="module")
-def bwrap() -> object:
-    from maisa.sandbox.bwrap import BwrapSandbox
+@pytest.fixture(scope="module", params=["bwrap", "docker"])
+def sandbox(request: pytest.FixtureRequest) -> object:
+    from maisa.sandbox.registry import make
 
-    sandbox = BwrapSandbox()
-    reason = sandbox.check()
+    backend = make(request.param)
+    reason = backend.check()
     if reason is not None:
-        unavailable(f"bwrap sandbox unavailable: {reason}")
-    return sandbox
+        unavailable(f"{request.param} sandbox unavailable: {reason}")
+    return backend
 
 
 @pytest.fixture
-def run(tmp_path: Path, workspace: Path, bwrap: object) -> Iterator[tuple[Session, ToolBroker]]:
+def run(tmp_path: Path, workspace: Path, sandbox: object) -> Iterator[tuple[Session, ToolBroker]]:
     spec_dir = tmp_path / "spec"
     (spec_dir / "tools").mkdir(parents=True)
     (spec_dir / "tools" / "nif.py").write_text(NIF_TOOL)
@@ -68,7 +68,7 @@ def run(tmp_path: Path, workspace: Path, bwrap: object) -> Iterator[tuple[Sessio
         secrets={"DB_URL": f"sqlite:///{tmp_path / 'facturas.db'}"},
     )
     broker = ToolBroker(build_tools(spec, spec_dir, ctx))
-    session = bwrap.open(Limits(), workspace, broker)
+    session = sandbox.open(Limits(), workspace, broker)
     session.set_variables({"inputs": {"email": str(email)}})
     try:
         yield session, broker
