@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import click
@@ -35,7 +36,8 @@ def compile_command(spec: Path, as_json: bool, out_dir: Path | None) -> None:
         compiled = compile_spec(spec)
     except SpecError as exc:
         print_spec_error(exc)
-        raise click.exceptions.Exit(2) from None
+        # sys.exit, not click's Exit: maisa.cli.main (standalone_mode=False) drops Exit codes.
+        sys.exit(exc.exit_code)
     if out_dir is not None:
         _write(compiled, out_dir)
     if as_json:
