@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from typing import Any
 
+import psycopg
+
+from maisa.store.factory import sqlite_path
 from maisa.store.records import RunMode, StepRecord, ToolCallRecord
 
 
@@ -42,3 +47,14 @@ def a_run(store: Any, name: str = "facturas", inputs: dict | None = None, **kwar
     worker = store.upsert_worker(name, 1, f"sha256:{name}", f"name: {name}\n")
     kwargs.setdefault("mode", RunMode.GENERATED)
     return store.create_run(worker.id, inputs or {"email": "a.eml"}, **kwargs)
+
+
+def raw_sql(url: str, sql: str, params: tuple = ()) -> list[Any]:
+    """Run SQL (`?` placeholders) on the database behind a store URL, bypassing the store."""
+    path = sqlite_path(url)
+    if path is not None:
+        with closing(sqlite3.connect(path)) as conn, conn:
+            return conn.execute(sql, params).fetchall()
+    with psycopg.connect(url) as conn:
+        cur = conn.execute(sql.replace("?", "%s"), params)
+        return cur.fetchall() if cur.description else []

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-from contextlib import closing
-
-import psycopg
 import pytest
 
 from maisa.errors import StoreError
@@ -14,6 +10,7 @@ from maisa.store.migrations import LATEST, MIGRATIONS
 from maisa.store.postgres import PostgresStore
 from maisa.store.records import LockRecord, RunStatus
 from maisa.store.sqlite import SqliteStore
+from tests.store.helpers import raw_sql
 
 
 def open_at(url: str, version: int):
@@ -21,17 +18,6 @@ def open_at(url: str, version: int):
     if path is not None:
         return SqliteStore(path, migrate_to=version)
     return PostgresStore(url, migrate_to=version)
-
-
-def execute(url: str, sql: str, params: tuple = ()) -> list[tuple]:
-    """Run raw SQL (`?` placeholders) on the database behind `url`, as an old maisa would."""
-    path = sqlite_path(url)
-    if path is not None:
-        with closing(sqlite3.connect(path)) as conn, conn:
-            return conn.execute(sql, params).fetchall()
-    with psycopg.connect(url) as conn:
-        cur = conn.execute(sql.replace("?", "%s"), params)
-        return cur.fetchall() if cur.description else []
 
 
 def test_migrations_are_numbered_from_one_without_gaps():
@@ -42,7 +28,7 @@ def test_migrations_are_numbered_from_one_without_gaps():
 def test_opening_an_empty_database_applies_every_migration_once(store_url):
     open_store(store_url).close()
     open_store(store_url).close()
-    rows = execute(store_url, "SELECT version, name FROM schema_migrations ORDER BY version")
+    rows = raw_sql(store_url, "SELECT version, name FROM schema_migrations ORDER BY version")
     assert [tuple(r) for r in rows] == [(m.version, m.name) for m in MIGRATIONS]
 
 
@@ -51,13 +37,13 @@ def test_a_database_created_at_migration_one_is_upgraded_with_its_data_intact(st
     assert old.schema_version() == 1
     old.close()
     with pytest.raises(Exception):  # noqa: B017 - the locks table does not exist yet
-        execute(store_url, "SELECT * FROM locks")
-    execute(
+        raw_sql(store_url, "SELECT * FROM locks")
+    raw_sql(
         store_url,
         "INSERT INTO workers (name, version, fingerprint, spec) VALUES (?, ?, ?, ?)",
         ("facturas", 1, "sha256:old", "spec"),
     )
-    execute(
+    raw_sql(
         store_url,
         "INSERT INTO runs (worker_id, input, input_hash, status, mode) "
         "VALUES (1, '{\"email\": \"a.eml\"}', 'sha256:x', 'SUCCEEDED', 'generated')",
@@ -79,7 +65,7 @@ def test_a_database_created_at_migration_one_is_upgraded_with_its_data_intact(st
 
 def test_a_database_newer_than_the_code_is_refused_with_a_clear_message(store_url):
     open_store(store_url).close()
-    execute(store_url, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (99, "x"))
+    raw_sql(store_url, "INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (99, "x"))
     with pytest.raises(StoreError) as refused:
         open_store(store_url)
     assert "schema version 99" in refused.value.message
