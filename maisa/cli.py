@@ -60,7 +60,10 @@ def cli() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the CLI, turning a MaisaError into its message and exit code."""
     try:
-        cli.main(args=argv, prog_name="maisa", standalone_mode=False)
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        code = cli.main(args=argv, prog_name="maisa", standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except MaisaError as exc:
         from maisa.commands.output import err
 
