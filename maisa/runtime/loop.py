@@ -36,7 +36,7 @@ from maisa.store.base import Store
 from maisa.store.records import RunMode, StepRecord, ToolCallRecord
 
 EXTRA_STEP = "Complete the goal and call finish(result)"
-PLAN_STEP = "Draft the plan"
+PLAN_STEP = "Draft the plan"  # shown as step 0 in progress; the plan is recorded with set_plan
 CLEANUP_TIMEOUT_S = 5.0
 
 
@@ -253,22 +253,8 @@ class RunLoop:
             started = time.monotonic()
             completion = self._ask(messages, 0)
             steps = parse_plan(completion.text)[: self.limits.max_steps]
-            prompt = transcript(messages, self.compiled.fingerprint)
             status = "OK" if steps else "MODEL_ERROR"
             error = None if steps else "the reply had no numbered list of steps"
-            self.store.add_step(
-                self.run_id,
-                StepRecord(
-                    number=0,
-                    attempt=attempt,
-                    description=PLAN_STEP,
-                    status=status,
-                    prompt=prompt,
-                    model_reply=completion.text,
-                    error=error,
-                    duration_s=time.monotonic() - started,
-                ),
-            )
             self.progress.attempt_finished(0, attempt, status, time.monotonic() - started, error)
             if steps:
                 self.plan = steps
@@ -281,7 +267,10 @@ class RunLoop:
                 {"role": "user", "content": "That was not a numbered list. Reply with the "
                  "plan as a numbered list (1. ..., 2. ...), one short step per line."},
             ]  # fmt: skip
-        raise RunFailure(f"the model did not draft a plan after {last} attempt(s)")
+        raise RunFailure(
+            f"the model did not draft a plan (a numbered list) after {last} attempt(s); "
+            f"its last reply began: {(completion.text or '')[:200]!r}"
+        )
 
     # executing --------------------------------------------------------------------------------
     def _try(
