@@ -70,17 +70,28 @@ def check_result(value: Any, where: str, depth: int = 0) -> None:
     )
 
 
-def _bind(target: Callable[..., Any], where: str, args: list[Any], kwargs: dict[str, Any]) -> None:
-    # A wrong call is the step's mistake: say so in terms of the documented signature.
-    from maisa.tools.docs import render_signature
-
+def _signature(target: Callable[..., Any]) -> inspect.Signature | None:
     try:
-        signature = inspect.signature(target)
-    except (TypeError, ValueError):
+        return inspect.signature(target)
+    except (TypeError, ValueError):  # some builtins have none; their own errors will do
+        return None
+
+
+def _bind(
+    target: Callable[..., Any],
+    signature: inspect.Signature | None,
+    where: str,
+    args: list[Any],
+    kwargs: dict[str, Any],
+) -> None:
+    # A wrong call is the step's mistake: say so in terms of the documented signature.
+    if signature is None:
         return
     try:
         signature.bind(*args, **kwargs)
     except TypeError as exc:
+        from maisa.tools.docs import render_signature
+
         raise ToolError(f"{where}{render_signature(target)}: {exc}") from None
 
 
@@ -94,6 +105,11 @@ class ToolBroker:
     def __init__(self, tools: dict[str, object], redact: Callable[[str], str] = str) -> None:
         self._tools = dict(tools)
         self._functions = {name: public_functions(tool) for name, tool in tools.items()}
+        self._signatures = {
+            (tool, name): _signature(function)
+            for tool, functions in self._functions.items()
+            for name, function in functions.items()
+        }
         self._redact = redact
         self._calls: list[ToolCall] = []
         self._sequence = 0
@@ -112,7 +128,7 @@ class ToolBroker:
             if target is None:
                 raise ToolError(f"{tool}.{function} is not a declared tool function")
             where = f"{tool}.{function}"
-            _bind(target, where, args, kwargs)
+            _bind(target, self._signatures[(tool, function)], where, args, kwargs)
             value = target(*args, **kwargs)
             check_result(value, where)
         except Exception as exc:

@@ -36,47 +36,35 @@ def _as_text(path: object) -> str:
     return path
 
 
-def _inside(path: Path, root: Path) -> bool:
-    return path == root or root in path.parents
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
 
 
 class Confinement:
     """Which host paths the tools of one run may read and write."""
 
     def __init__(self, ctx: ToolContext) -> None:
-        self.workspace = Path(ctx.workspace).resolve(strict=False)
-        self.readable = frozenset(Path(p).resolve(strict=False) for p in ctx.readable)
+        self.workspace = os.path.realpath(ctx.workspace)
+        self.readable = frozenset(os.path.realpath(p) for p in ctx.readable)
         # A file input given relative to the host's working directory is found by the very
         # string step code received in `inputs`, not looked up in the workspace.
-        self._inputs = {os.fspath(p): Path(os.path.abspath(p)) for p in ctx.readable}
+        self._inputs = {os.fspath(p): os.path.abspath(p) for p in ctx.readable}
 
-    def _absolute(self, text: str) -> Path:
+    def _resolve(self, text: str) -> str:
         if text in self._inputs:
-            return self._inputs[text]
-        return Path(text) if os.path.isabs(text) else self.workspace / text
+            absolute = self._inputs[text]
+        else:
+            absolute = os.path.join(self.workspace, text)  # an absolute `text` wins the join
+        # Not strict: a missing file resolves lexically, is checked like any other path (so
+        # paths outside reveal nothing about what exists there), and fails later at open().
+        return os.path.realpath(absolute)
 
     def readable_path(self, path: object) -> Path:
-        """The real path of an existing file or directory step code may read, or ToolError."""
+        """The real path of a file or directory step code may read, or ToolError."""
         text = _as_text(path)
-        # Confinement is checked before existence, so paths outside reveal nothing.
-        self._check_readable(text, self._resolve(text, strict=False))
-        try:
-            real = self._absolute(text).resolve(strict=True)
-        except FileNotFoundError:
-            raise ToolError(f"no such file or directory: {text!r}") from None
-        except (OSError, RuntimeError) as exc:  # symlink loops, permission on a parent
-            raise ToolError(f"cannot resolve path {text!r}: {exc}") from None
-        return self._check_readable(text, real)
-
-    def _resolve(self, text: str, strict: bool) -> Path:
-        try:
-            return self._absolute(text).resolve(strict=strict)
-        except (OSError, RuntimeError) as exc:
-            raise ToolError(f"cannot resolve path {text!r}: {exc}") from None
-
-    def _check_readable(self, text: str, real: Path) -> Path:
+        real = self._resolve(text)
         if _inside(real, self.workspace) or real in self.readable:
-            return real
+            return Path(real)
         raise ToolError(
             f"path {text!r} is outside the run's workspace and is not one of its file inputs"
         )
@@ -84,17 +72,17 @@ class Confinement:
     def writable_path(self, path: object) -> Path:
         """The real path a step may write (inside the workspace only), or ToolError."""
         text = _as_text(path)
-        real = self._resolve(text, strict=False)
+        real = self._resolve(text)
         if real == self.workspace:
             raise ToolError(f"path {text!r} is the workspace directory, not a file")
         if not _inside(real, self.workspace):
             raise ToolError(f"path {text!r} is outside the run's workspace; writing is refused")
-        return real
+        return Path(real)
 
     # -- race-free opening -------------------------------------------------------------------
 
     @contextmanager
-    def _directory_fd(self, directory: Path, create_below: Path | None = None) -> Iterator[int]:
+    def _directory_fd(self, directory: Path, create_below: str | None = None) -> Iterator[int]:
         """An fd of `directory`, walked from `/` without following any symlink.
 
         Components below `create_below` (a directory inside the workspace) are
@@ -102,9 +90,9 @@ class Confinement:
         """
         fd = os.open("/", _DIR_FLAGS)
         try:
-            walked = Path("/")
+            walked = ""
             for part in directory.parts[1:]:
-                walked = walked / part
+                walked += "/" + part
                 try:
                     child = os.open(part, _DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
@@ -141,7 +129,11 @@ class Confinement:
                 raise ToolError(f"{path!r} is not a regular file")
             raise ToolError(f"{path!r} is {info.st_size} bytes; the limit is {limit} bytes")
         with os.fdopen(fd, "rb") as handle:
-            data = handle.read(limit + 1)
+            # Ask for the size fstat gave (not the limit: read(n) may allocate n bytes up front),
+            # then for the rest if the file grew meanwhile.
+            data = handle.read(info.st_size + 1)
+            if len(data) > info.st_size:
+                data += handle.read(limit + 1 - len(data))
         if len(data) > limit:
             raise ToolError(f"{path!r} is larger than the limit of {limit} bytes")
         return data
@@ -154,7 +146,7 @@ class Confinement:
                 f"refusing to write {len(data)} bytes to {path!r}; the limit is {limit}"
             )
         real = self.writable_path(path)
-        if real in self.readable:
+        if str(real) in self.readable:
             raise ToolError(f"{path!r} is a run input and is read-only")
         try:
             with self._directory_fd(real.parent, create_below=self.workspace) as parent:
@@ -172,7 +164,7 @@ class Confinement:
     def list(self, path: object) -> list[str]:
         """Sorted entry names of a workspace directory; subdirectories end with `/`."""
         real = self.readable_path(path)
-        if not _inside(real, self.workspace):
+        if not _inside(str(real), self.workspace):
             raise ToolError(f"{path!r} is not a directory inside the workspace")
         try:
             with self._directory_fd(real) as fd:
@@ -187,8 +179,8 @@ class Confinement:
 
 def _open_error(path: object, exc: OSError) -> ToolError:
     if exc.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-        # A component changed into a symlink (or a non-directory) after the check.
-        return ToolError(f"path {path!r} changed while being opened (symlink refused)")
+        # A component is a symlink after all: it changed after the check, or it loops.
+        return ToolError(f"path {path!r} leads through a symlink that changed or loops; refused")
     if exc.errno == errno.ENOENT:
         return ToolError(f"no such file or directory: {path!r}")
     if exc.errno == errno.EISDIR:
