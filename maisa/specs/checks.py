@@ -150,8 +150,31 @@ def _check_fields(fields: dict[str, Any], loc: tuple[int | str, ...]) -> list[Fi
                         f"{dotted((*here, 'pattern'))}: invalid regular expression: {exc}",
                     )
                 )
+        if field.get("default") is not None:
+            problems += _check_default(field, here)
         if isinstance(field.get("properties"), dict):
             problems += _check_fields(field["properties"], (*here, "properties"))
         if isinstance(field.get("items"), dict):
             problems += _check_fields({"items": field["items"]}, here)
     return problems
+
+
+def _check_default(field: dict[str, Any], loc: tuple[int | str, ...]) -> list[FieldError]:
+    """A default must satisfy its own field's type and constraints."""
+    from jsonschema import Draft202012Validator
+    from pydantic import ValidationError
+
+    from maisa.compiler.schemas import field_schema
+    from maisa.specs.model import FieldSpec
+
+    try:
+        spec = FieldSpec.model_validate(field, strict=True)
+    except ValidationError:
+        return []  # the type validation reports what is wrong with the field itself
+    schema = field_schema(spec)
+    schema.pop("default", None)
+    error = next(iter(Draft202012Validator(schema).iter_errors(spec.default)), None)
+    if error is None:
+        return []
+    where = dotted((*loc, "default"))
+    return [FieldError((*loc, "default"), f"{where}: the default does not fit: {error.message}")]

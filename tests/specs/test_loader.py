@@ -198,3 +198,12 @@ def test_a_file_that_is_not_utf8_is_a_spec_error(tmp_path: Path) -> None:
     path = tmp_path / "worker.yaml"
     path.write_bytes(b"name: \xff\xfe\n")
     assert "not UTF-8" in only_problem(path).message
+
+
+def test_a_default_must_fit_its_field(tmp_path: Path) -> None:
+    body = "inputs:\n  limit: {type: integer, default: ten, required: false}\n"
+    problem = only_problem(write(tmp_path, body))
+    assert (problem.line, problem.column) == (6, 35)
+    assert problem.message == (
+        "inputs.limit.default: the default does not fit: 'ten' is not of type 'integer'"
+    )
