@@ -17,9 +17,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
 
-# Names like OPENAI_API_KEY, GITHUB_TOKEN, DB_PASSWORD, AWS_SECRET, ..._CREDENTIALS.
+# Names like OPENAI_API_KEY, GITHUB_TOKEN, DB_PASSWORD, PGPASSWORD, AWS_SECRET, ..._CREDENTIALS.
 _SECRET_NAME = re.compile(
-    r"(?:^|_)(?:KEY|APIKEY|TOKEN|PASSWORD|PASSWD|PASS|PWD|SECRET|CREDENTIALS?)$", re.IGNORECASE
+    r"(?:PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIALS?)$|(?:^|_)(?:KEY|APIKEY|PASS|PWD)$",
+    re.IGNORECASE,
 )
 # `scheme://user:password@host`: the password part, wherever it appears in written text.
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<pw>[^\s@/]+)(?=@)")

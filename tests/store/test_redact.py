@@ -15,11 +15,23 @@ def test_credential_like_variable_names_are_recognised():
         "AWS_SECRET",
         "SMTP_PASSWD",
         "GOOGLE_CREDENTIALS",
+        "PGPASSWORD",
+        "AWS_SECRET_ACCESS_KEY",
+        "SMTP_PASS",
         "api_key",
         "PASSWORD",
     ):
         assert looks_like_secret_name(name), name
-    for name in ("PATH", "HOME", "KEYBOARD", "TOKENIZER_MODEL", "LANG", "MAISA_MODEL"):
+    for name in (
+        "PATH",
+        "HOME",
+        "KEYBOARD",
+        "TOKENIZER_MODEL",
+        "LANG",
+        "MAISA_MODEL",
+        "BYPASS",
+        "MONKEY",
+    ):
         assert not looks_like_secret_name(name), name
 
 
