@@ -69,6 +69,9 @@ class HttpTool:
         form = data if isinstance(data, dict) else None
         return self._request("POST", url, json=json, data=form, content=content, headers=headers)
 
+    def _close(self) -> None:
+        self._client.close()
+
     def _check(self, url: httpx.URL) -> None:
         if url.scheme not in ("http", "https"):
             raise ToolError(f"only http and https URLs are allowed, not {url.scheme!r}: {url}")

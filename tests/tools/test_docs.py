@@ -11,6 +11,8 @@ import pytest
 
 from maisa.errors import ToolError
 from maisa.specs.model import WorkerSpec
+from maisa.tools.base import ToolContext
+from maisa.tools.broker import ToolBroker
 from maisa.tools.catalogue import BUILTIN_TOOLS, CATALOGUE_VERSIONS
 from maisa.tools.docs import describe, describe_tools, render_signature, render_tool_doc
 
@@ -55,6 +57,16 @@ def test_builtin_docs_show_the_exact_signatures_of_the_design(name: str) -> None
     assert doc.version == CATALOGUE_VERSIONS[name]
     assert doc.doc, f"{name} has no tool docstring"
     assert all(f.doc for f in doc.functions), f"{name} has an undocumented function"
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_TOOLS))
+def test_the_documented_functions_are_exactly_what_the_broker_exposes(
+    name: str, tmp_path: Path
+) -> None:
+    ctx = ToolContext(workspace=tmp_path, secrets={})
+    tool = BUILTIN_TOOLS[name](ctx, secret="x.db") if name == "db" else BUILTIN_TOOLS[name](ctx)
+    documented = sorted(f.name for f in describe(name, BUILTIN_TOOLS[name], "1").functions)
+    assert ToolBroker({name: tool}).manifest() == {name: documented}
 
 
 def test_every_builtin_has_a_catalogue_version() -> None:

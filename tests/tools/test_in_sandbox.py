@@ -1,4 +1,4 @@
-"""End to end: step code in a real sandbox (bwrap and docker) reaches the real tools through the broker."""
+"""End to end: step code in a real sandbox (bwrap, docker) reaches the real tools via the broker."""
 
 from __future__ import annotations
 
