@@ -33,6 +33,10 @@ def check_spec_data(data: dict[str, Any], spec_dir: Path) -> list[FieldError]:
     """Every semantic problem of a spec's raw data (tools, modules, secrets, regexes, imports)."""
     problems = list(_check_tools(data, spec_dir))
     problems += _check_imports(data.get("imports"))
+    problems += _check_secrets(data.get("secrets"))
+    limits = data.get("limits")
+    if isinstance(limits, dict):
+        problems += _check_network(limits.get("network"))
     for section in ("inputs", "outputs"):
         fields = data.get(section)
         if isinstance(fields, dict):
@@ -116,6 +120,43 @@ def _check_imports(imports: Any) -> list[FieldError]:
                     "(it reaches outside the sandbox); use a tool instead",
                 )
             )
+    return problems
+
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOST = re.compile(r"^(\*\.)?[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9-]+)*(:\d{1,5})?$")
+
+
+def _check_secrets(secrets: Any) -> list[FieldError]:
+    if not isinstance(secrets, list):
+        return []
+    return [
+        FieldError(
+            ("secrets", index),
+            f"secrets[{index}]: {name!r} is not an environment variable name",
+        )
+        for index, name in enumerate(secrets)
+        if isinstance(name, str) and not _ENV_NAME.match(name)
+    ]
+
+
+def _check_network(network: Any) -> list[FieldError]:
+    if not isinstance(network, list):
+        return []
+    problems = []
+    for index, host in enumerate(network):
+        if not isinstance(host, str) or _HOST.match(host):
+            continue
+        hint = ""
+        if "://" in host:
+            bare = host.split("://", 1)[1].split("/", 1)[0]
+            hint = f"; list the host name only, e.g. {bare!r}"
+        problems.append(
+            FieldError(
+                ("limits", "network", index),
+                f"limits.network[{index}]: {host!r} is not a host name{hint}",
+            )
+        )
     return problems
 
 

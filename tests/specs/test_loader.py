@@ -207,3 +207,16 @@ def test_a_default_must_fit_its_field(tmp_path: Path) -> None:
     assert problem.message == (
         "inputs.limit.default: the default does not fit: 'ten' is not of type 'integer'"
     )
+
+
+def test_network_entries_must_be_host_names_and_secrets_env_names(tmp_path: Path) -> None:
+    body = (
+        "limits: {network: [api.example.com, 'localhost:8080', '*.example.org', "
+        "'https://x.example.com/v1']}\nsecrets: [DB_URL, not-an-env]\n"
+    )
+    messages = [p.message for p in problems_of(write(tmp_path, body))]
+    assert messages == [
+        "limits.network[3]: 'https://x.example.com/v1' is not a host name; "
+        "list the host name only, e.g. 'x.example.com'",
+        "secrets[1]: 'not-an-env' is not an environment variable name",
+    ]
