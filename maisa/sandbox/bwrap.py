@@ -97,7 +97,13 @@ class _NoTools:
 class BwrapSession(ChannelSession):
     """One bwrap process tree holding the harness."""
 
-    def __init__(self, process: subprocess.Popen, group: cgroups.SessionCgroup | None, broker):
+    def __init__(
+        self,
+        process: subprocess.Popen,
+        group: cgroups.SessionCgroup | None,
+        broker: ToolBroker,
+        outer_uid: int | None,
+    ) -> None:
         streams = (process.stdin, process.stdout, process.stderr)
         stdin, stdout, stderr = (os.dup(stream.fileno()) for stream in streams)
         for stream in streams:
@@ -106,6 +112,16 @@ class BwrapSession(ChannelSession):
         self._process = process
         self._group = group
         self._oom_baseline = 0
+        self.outer_uid = outer_uid  # the host uid of every process of the session (when root)
+
+    @property
+    def pid(self) -> int:
+        """Host pid of the session's bwrap process."""
+        return self._process.pid
+
+    @property
+    def cgroup(self) -> cgroups.SessionCgroup | None:
+        return self._group
 
     @classmethod
     def start(cls, bwrap: str, runtime, limits: Limits, broker) -> BwrapSession:
@@ -135,9 +151,9 @@ class BwrapSession(ChannelSession):
         finally:
             for fd in data_fds:
                 os.close(fd)
-        session = cls(process, group, broker)
+        session = cls(process, group, broker, outer_uid)
         try:
-            session._handshake(broker.manifest())
+            session._handshake(broker.manifest(), limits.memory)
         except SandboxError as exc:
             session.close()
             raise SandboxUnavailable(
@@ -257,8 +273,6 @@ def _confine(group: cgroups.SessionCgroup | None, limits: Limits, outer_uid: int
                 os.write(fd, pid)
             finally:
                 os.close(fd)
-        # A MemoryError in the step before the cgroup's OOM kill keeps the session alive.
-        resource.setrlimit(resource.RLIMIT_DATA, (memory, memory))
         if not procs_files:  # no cgroup: the address-space cap is the only memory bound
             cap = memory + 128 * 1024**2  # the interpreter's own mappings on top
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))

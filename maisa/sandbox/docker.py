@@ -106,7 +106,7 @@ class DockerSandbox:
             raw = getattr(sock, "_sock", sock)  # the SDK wraps the socket in a SocketIO
             session = DockerSession(container, DockerSocketTransport(raw), broker, session_id)
             container.start()
-            session._handshake(broker.manifest())
+            session._handshake(broker.manifest(), limits.memory)
         except (docker.errors.DockerException, SandboxError, OSError) as exc:
             if session is not None:
                 session.close()
@@ -160,8 +160,8 @@ def host_options(limits: Limits) -> dict:
         "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": DEFAULT_PIDS_LIMIT,
         "ulimits": [
-            # A MemoryError in the step comes before the cgroup's OOM kill of the session.
-            Ulimit(name="data", soft=limits.memory, hard=limits.memory),
+            # RLIMIT_DATA is set by the harness itself (runc's own setup needs more than a
+            # small cap, and fails to start the container under it).
             Ulimit(name="fsize", soft=scratch, hard=scratch),
             Ulimit(name="core", soft=0, hard=0),
             Ulimit(name="nofile", soft=MAX_OPEN_FILES, hard=MAX_OPEN_FILES),

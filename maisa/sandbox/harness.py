@@ -94,6 +94,9 @@ class Harness:
     def __init__(self, chan_in: int, chan_out: int) -> None:
         self.chan_in = chan_in
         self.chan_out = chan_out
+        self.pid = os.getpid()
+        # A process the step forks (without exec) must not speak on the channel.
+        os.register_at_fork(after_in_child=self._forget_channel)
         self.namespace: dict = {"__name__": "__step__", "__builtins__": __builtins__}
         self.reserved: set[str] = {"finish", "ToolError", "inputs"}
         self.output_cap = 1024 * 1024
@@ -120,6 +123,9 @@ class Harness:
 
     def init(self, message: dict) -> None:
         self.output_cap = int(message.get("output_cap", self.output_cap))
+        if memory := message.get("memory"):
+            # The step gets a MemoryError before the backend's hard cap kills the whole session.
+            resource.setrlimit(resource.RLIMIT_DATA, (int(memory), int(memory)))
         self.stdout.cap = self.stderr.cap = self.output_cap
         self.namespace["finish"] = self.finish
         self.namespace["ToolError"] = ToolError
@@ -140,6 +146,14 @@ class Harness:
 
         call.__name__ = call.__qualname__ = f"{tool}.{function}"
         return call
+
+    def _forget_channel(self) -> None:
+        for fd in (self.chan_in, self.chan_out):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.chan_in = self.chan_out = -1
 
     # -- what step code calls -------------------------------------------------------------
 
@@ -224,6 +238,8 @@ class Harness:
         except _StepTimeout:  # a late alarm escaped while the step was unwinding
             self._disarm()
             status, error = "TIMEOUT", f"the step ran past its {timeout:g}s timeout"
+        if os.getpid() != self.pid:  # a child the step forked finished the step's code
+            os._exit(0)
         cpu = _cpu_seconds() - usage
         _kill_stray_processes()
         stdout, out_cut = self._collect(self.stdout)
@@ -296,13 +312,29 @@ def _snapshot_value(value: object) -> object:
         text = None
     if text is not None and len(text) <= VALUE_CAP:
         return json.loads(text)
-    try:
-        shown = repr(value)
-    except Exception as exc:  # noqa: BLE001 (a step's __repr__ may raise anything)
-        shown = f"<{type(value).__name__}: repr failed: {exc}>"
+    shown = _bounded_repr(value)
     if len(shown) > VALUE_CAP:
         shown = shown[:VALUE_CAP] + f"... ({len(shown)} chars)"
     return shown
+
+
+def _bounded_repr(value: object) -> str:
+    # Big builtins are cut before repr() so a 100 MB value costs no 400 MB string.
+    if isinstance(value, bytes | bytearray | memoryview):
+        head = bytes(value[:200])
+        return repr(head) if len(value) <= 200 else f"{head!r}... ({len(value)} bytes)"
+    if isinstance(value, str) and len(value) > VALUE_CAP:
+        return repr(value[:VALUE_CAP]) + f"... ({len(value)} chars)"
+    try:
+        import reprlib
+
+        limits = reprlib.Repr()
+        limits.maxlevel, limits.maxstring, limits.maxother = 4, 2000, 2000
+        limits.maxlist = limits.maxtuple = limits.maxdict = limits.maxset = 100
+        shown = limits.repr(value)
+        return shown if len(shown) <= VALUE_CAP else shown[:VALUE_CAP] + "..."
+    except Exception as exc:  # noqa: BLE001 (a step's __repr__ may raise anything)
+        return f"<{type(value).__name__}: repr failed: {type(exc).__name__}: {exc}>"
 
 
 def _format_error(exc: BaseException) -> str:

@@ -104,9 +104,12 @@ class ChannelSession:
             )
         return message
 
-    def _handshake(self, manifest: dict[str, list[str]], timeout: float = STARTUP_TIMEOUT) -> None:
-        """Send the tool manifest and wait until the harness is ready."""
-        self._send({"type": "init", "manifest": manifest, "output_cap": DEFAULT_OUTPUT_CAP})
+    def _handshake(
+        self, manifest: dict[str, list[str]], memory: int, timeout: float = STARTUP_TIMEOUT
+    ) -> None:
+        """Send the tool manifest and limits, and wait until the harness is ready."""
+        init = {"type": "init", "manifest": manifest, "output_cap": DEFAULT_OUTPUT_CAP}
+        self._send({**init, "memory": memory})
         self._expect("ready", timeout, "starting")
         self._expect("ok", CONTROL_TIMEOUT, "starting")
 
