@@ -264,6 +264,10 @@ def _completion_body(server: ScriptedModelServer, request: Any, reply: ScriptedR
 def _handler_for(server: ScriptedModelServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # One write per response, sent at once: headers and body in separate small writes
+        # meet the client's delayed ACK (~40 ms per request on loopback).
+        wbufsize = 1 << 16
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib name)
             pass  # tests read `requests`; stderr stays quiet
