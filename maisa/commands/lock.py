@@ -63,15 +63,17 @@ def lock_command(
 
 def _check(compiled: CompiledWorker, as_json: bool) -> None:
     from maisa.runtime.lockfile import freshness, lock_path, read_lock
-    from maisa.runtime.modes import relock_hint, stale_error
+    from maisa.runtime.modes import missing_error, stale_error
 
     path = lock_path(compiled.spec_path)
     if not path.exists():
-        message = f"{path}: missing"
+        error = missing_error(path, compiled)
         if as_json:
-            emit_json({"lock": str(path), "fresh": False, "state": "missing", "reasons": [message]})
+            emit_json(
+                {"lock": str(path), "fresh": False, "state": "missing", "reasons": [error.message]}
+            )
             sys.exit(3)
-        raise LockError(message, hint=relock_hint(compiled))
+        raise error
     try:
         lock = read_lock(path)
     except LockError as exc:

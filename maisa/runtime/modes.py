@@ -71,10 +71,7 @@ def plan_run(compiled: CompiledWorker, *, lock: str = "auto", path: Path | None 
                 reason=f"no lock at {path}: generating (locked on success)",
                 path=path,
             )
-        raise LockError(
-            f"no lockfile for {compiled.spec.name}: {path} does not exist",
-            hint=relock_hint(compiled),
-        )
+        raise missing_error(path, compiled)
     current = read_lock(path)
     state = freshness(current, compiled)
     if state.fresh:
@@ -98,10 +95,19 @@ def plan_run(compiled: CompiledWorker, *, lock: str = "auto", path: Path | None 
     raise stale_error(path, state, compiled)
 
 
+def missing_error(path: Path, compiled: CompiledWorker) -> LockError:
+    """The exit-3 error for a worker that has no lock."""
+    return LockError(
+        f"no lockfile for {compiled.spec.name}: {_display_path(path)} does not exist",
+        hint=relock_hint(compiled),
+    )
+
+
 def stale_error(path: Path, state: Freshness, compiled: CompiledWorker) -> LockError:
     """The exit-3 error for a lock that cannot be replayed, with every reason."""
     return LockError(
-        f"{path} is {state.kind}: " + "; ".join(state.reasons), hint=relock_hint(compiled)
+        f"{_display_path(path)} is {state.kind}: " + "; ".join(state.reasons),
+        hint=relock_hint(compiled),
     )
 
 
