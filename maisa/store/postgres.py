@@ -172,6 +172,9 @@ class PostgresStore(SqlStore):
             )
             return True
 
+    def _skip_locked(self) -> str:
+        return "LIMIT 1 FOR UPDATE SKIP LOCKED"
+
     def close(self) -> None:
         self._pool.close()
 

@@ -197,6 +197,26 @@ class SqlStore:
             )
             return cur.rowcount == 1
 
+    def claim_next(self, owner: str) -> int | None:
+        """Take the oldest QUEUED run as RUNNING under `owner` (for a queue worker); its id."""
+        with self._write() as cur:
+            cur.execute(
+                f"SELECT id FROM runs WHERE status = 'QUEUED' ORDER BY id {self._skip_locked()}"
+            )
+            row = cur.fetchone()
+            if row is None:
+                return None
+            cur.execute(
+                f"UPDATE runs SET status = 'RUNNING', owner = ?, heartbeat_at = {self.NOW}, "
+                f"started_at = {self.NOW} WHERE id = ? AND status = 'QUEUED'",
+                (owner, row["id"]),
+            )
+            return int(row["id"]) if cur.rowcount == 1 else None
+
+    def _skip_locked(self) -> str:
+        """What to append to a one-row SELECT so concurrent claimers pass each other."""
+        return "LIMIT 1"
+
     def set_plan(self, run_id: int, plan: list[str]) -> None:
         """Record the run's plan (drafted by the model, or extended by it)."""
         with self._write() as cur:

@@ -127,3 +127,26 @@ def test_heartbeats_from_another_thread_interleave_with_step_writes(store):
         thread.join()
     assert beats and all(beats)
     assert len(store.get_run(run_id).steps) == 40
+
+
+def test_queued_runs_are_handed_out_oldest_first_each_to_one_claimer(store):
+    queued = [a_run(store, status=RunStatus.QUEUED) for _ in range(6)]
+    a_run(store)  # RUNNING: never handed out
+    claimed: list[int] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(4)
+
+    def claimer(n: int) -> None:
+        barrier.wait()
+        while (run_id := store.claim_next(f"h:{n}:q")) is not None:
+            with lock:
+                claimed.append(run_id)
+
+    threads = [threading.Thread(target=claimer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == queued
+    assert store.claim_next("h:9:q") is None
+    assert {store.get_run(i).status for i in queued} == {RunStatus.RUNNING}
