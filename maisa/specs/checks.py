@@ -16,6 +16,7 @@ from typing import Any
 from maisa.errors import MaisaError
 from maisa.specs.messages import FieldError, dotted, suggest
 
+_TOOL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")  # the rest is reported by the type validation
 # Used only until the tool catalogue (maisa.tools.catalogue) is importable.
 _FALLBACK_BUILTINS = ("files", "pdf", "mail", "http", "db")
 
@@ -63,7 +64,7 @@ def _check_tools(data: dict[str, Any], spec_dir: Path) -> Iterator[FieldError]:
         seen.add(name)
         module = ref.get("module")
         if module is None:
-            if name not in builtins:
+            if name not in builtins and _TOOL_NAME.match(name):
                 yield FieldError(
                     name_loc,
                     f"unknown tool {name!r}{suggest(name, builtins)}; built-in tools are "

@@ -169,6 +169,12 @@ def translate(exc: ValidationError, data: Any, root: type[BaseModel]) -> list[Fi
     by_loc: dict[Loc, list[FieldError]] = {}
     for error in exc.errors(include_url=False):
         loc = _data_loc(error["loc"], data)
+        if "[key]" in error["loc"]:
+            # A mapping key of the wrong type (e.g. `inputs: {1: ...}`): name the key.
+            where = dotted(loc[:-1])
+            message = f"{where}: key {_short(error.get('input'))} must be a string"
+            by_loc.setdefault(loc, []).append(FieldError(loc, message, at_key=True))
+            continue
         by_loc.setdefault(loc, []).append(_message(error, loc, root))
     merged: list[FieldError] = []
     for loc, errors in by_loc.items():

@@ -220,3 +220,9 @@ def test_network_entries_must_be_host_names_and_secrets_env_names(tmp_path: Path
         "list the host name only, e.g. 'x.example.com'",
         "secrets[1]: 'not-an-env' is not an environment variable name",
     ]
+
+
+def test_a_mapping_key_of_the_wrong_type_is_named(tmp_path: Path) -> None:
+    problem = only_problem(write(tmp_path, "inputs: {1: {type: string}}\n"))
+    assert (problem.line, problem.column) == (5, 10)
+    assert problem.message == "inputs: key 1 must be a string"
