@@ -93,6 +93,8 @@ class SqliteStore(SqlStore):
         refuse_newer(current, self.url)
         if not pending(current, target):
             return
+        if current == 0:
+            self._refuse_foreign()
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             current = self._version(self._conn)  # another process may have migrated meanwhile
@@ -112,6 +114,22 @@ class SqliteStore(SqlStore):
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+
+    def _refuse_foreign(self) -> None:
+        # A file with tables but no migration record belongs to something else (say, the
+        # invoices database a tool writes to): adding our tables to it would be a surprise.
+        tables = [
+            row[0]
+            for row in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        if tables:
+            raise StoreError(
+                f"{self.path} is a SQLite database but not a maisa store "
+                f"(it has tables {', '.join(sorted(tables)[:5])})",
+                hint="point MAISA_DATABASE_URL (or --db) at a new file or at a maisa store",
+            )
 
     # -- transactions ----------------------------------------------------------------------
 

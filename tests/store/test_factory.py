@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,14 @@ def test_a_full_disk_during_a_step_keeps_nothing_of_it_and_fails_the_run(sqlite_
         assert "store refused step 2 attempt 1" in run.error and "full" in run.error
     finally:
         store.close()
+
+
+def test_a_sqlite_database_of_another_application_is_not_taken_over(tmp_path):
+    path = tmp_path / "invoices.db"
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("CREATE TABLE facturas (nif TEXT, importe REAL)")
+    with pytest.raises(StoreError, match="not a maisa store .*facturas"):
+        open_store(str(path))
+    with closing(sqlite3.connect(path)) as conn:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    assert names == ["facturas"]
