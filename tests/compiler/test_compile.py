@@ -93,3 +93,17 @@ def test_to_dict_is_json_ready(example: CompiledWorker) -> None:
     data = json.loads(json.dumps(example.to_dict()))
     assert set(data) >= {"name", "version", "fingerprint", "plan", "tools", "input_schema"}
     assert data["tools"][2]["functions"][3]["signature"] == "(nif: str) -> bool"
+
+
+def test_the_system_prompt_says_which_hosts_are_reachable(write_spec) -> None:
+    closed = compile_spec(write_spec()).system_prompt
+    assert "There is no network access." in closed
+    opened = "kind: Worker\nlimits: {network: [api.example.com, example.org]}"
+    prompt = compile_spec(write_spec(_spec_with("kind: Worker", opened))).system_prompt
+    assert "except for these hosts, through the http tool: api.example.com, example.org" in prompt
+
+
+def _spec_with(old: str, new: str) -> str:
+    from .conftest import SPEC
+
+    return SPEC.replace(old, new)
