@@ -1,4 +1,9 @@
-"""The `pdf` tool: text and page count of PDF documents, with pypdf (DESIGN §6)."""
+"""The `pdf` tool: text and page count of PDF documents, with pypdf (DESIGN §6).
+
+PDFs usually come from strangers (mail attachments), so pypdf runs in a forked
+child with CPU, memory and time limits (`maisa.tools.isolation`): a PDF made to
+hang or exhaust the parser costs the host nothing but a ToolError.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,10 @@ import io
 import logging
 
 from pypdf import PdfReader
-from pypdf.errors import PyPdfError
 
 from maisa.errors import ToolError
 from maisa.tools.base import ToolContext
+from maisa.tools.isolation import run_limited
 from maisa.tools.paths import Confinement
 
 # pypdf logs recoverable damage as warnings; they would leak onto the runtime's stderr.
@@ -26,17 +31,15 @@ class PdfTool:
 
     def extract_text(self, source: bytes | str) -> str:
         """Return the text of every page, in order, pages separated by a blank line."""
-        reader = self._open(source)
-        try:
-            return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
-        except (PyPdfError, ValueError, KeyError, TypeError) as exc:
-            raise ToolError(f"cannot extract text from the PDF: {exc}") from None
+        data, name = self._load(source)
+        return run_limited(f"reading the PDF {name}", _extract_text, data, name)
 
     def page_count(self, source: bytes | str) -> int:
         """Return the number of pages."""
-        return len(self._open(source).pages)
+        data, name = self._load(source)
+        return run_limited(f"reading the PDF {name}", _page_count, data, name)
 
-    def _open(self, source: object) -> PdfReader:
+    def _load(self, source: object) -> tuple[bytes, str]:
         if isinstance(source, bytes | bytearray):
             data, name = bytes(source), f"<{len(source)} bytes>"
         elif isinstance(source, str):
@@ -46,13 +49,29 @@ class PdfTool:
         # Real PDFs may carry a little junk before the header; pypdf tolerates 1 KiB of it.
         if b"%PDF-" not in data[:1024]:
             raise ToolError(f"{name} is not a PDF (no %PDF- header)")
-        try:
-            reader = PdfReader(io.BytesIO(data))
-            if reader.is_encrypted and not reader.decrypt(""):
-                raise ToolError(f"{name} is an encrypted PDF and needs a password")
-            len(reader.pages)  # forces the page tree to parse, so damage shows here
-        except ToolError:
-            raise
-        except Exception as exc:  # pypdf raises many types on damaged files
-            raise ToolError(f"{name} is not a readable PDF: {exc}") from None
-        return reader
+        return data, name
+
+
+def _open(data: bytes, name: str) -> PdfReader:
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted and not reader.decrypt(""):
+            raise ToolError(f"{name} is an encrypted PDF and needs a password")
+        len(reader.pages)  # forces the page tree to parse, so damage shows here
+    except ToolError:
+        raise
+    except Exception as exc:  # pypdf raises many types on damaged files
+        raise ToolError(f"{name} is not a readable PDF: {exc}") from None
+    return reader
+
+
+def _extract_text(data: bytes, name: str) -> str:
+    reader = _open(data, name)
+    try:
+        return "\n\n".join((page.extract_text() or "").strip() for page in reader.pages)
+    except Exception as exc:
+        raise ToolError(f"cannot extract text from {name}: {exc}") from None
+
+
+def _page_count(data: bytes, name: str) -> int:
+    return len(_open(data, name).pages)
