@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from maisa.runtime.lockfile import read_lock
+from maisa.sandbox.base import Sandbox
 from maisa.store.factory import open_store
 from maisa.store.records import RunMode, RunStatus
 from maisa.testing.scripted_model import ScriptedModelServer
@@ -290,3 +292,99 @@ def test_replay_reexecutes_a_recorded_run_and_finds_it_matches(sqlite_project: P
     assert done.returncode == 0, done.stderr
     assert [s["number"] for s in json.loads(done.stdout)["steps"]] == [2]
     assert project.model.requests == []
+
+
+# --- the invoice example: one lock serves every email -----------------------------------------
+
+EXPECTED = {
+    "02-papeleria-martinez": {
+        "nif": "50123456Q",
+        "importe": 85.91,
+        "proveedor": "Papelería Martínez",
+        "valido": True,
+    },
+    "03-transportes-gomez": {
+        "nif": "A08123457",
+        "importe": 12480.04,
+        "proveedor": "Transportes Gómez e Hijos S.A.",
+        "valido": True,
+    },
+    "05-reformas-costa-brava": {
+        "nif": "B17654329",
+        "importe": 3146.0,
+        "proveedor": "Reformas Costa Brava S.L.",
+        "valido": False,
+    },
+}
+SCRIPTED = "scripted: scripted-model.yaml"
+
+
+def invoice_rows(url: str) -> list[tuple[str, float]]:
+    """(nif, importe) of every invoice the worker stored, from the real database."""
+    if url.startswith("sqlite://"):
+        import sqlite3
+
+        with sqlite3.connect(url.removeprefix("sqlite://")) as conn:
+            rows = conn.execute("SELECT nif, importe FROM facturas ORDER BY rowid").fetchall()
+    else:
+        import psycopg
+
+        with psycopg.connect(url) as conn:
+            rows = conn.execute("SELECT nif, importe FROM facturas ORDER BY ctid").fetchall()
+    return [(nif, float(importe)) for nif, importe in rows]
+
+
+def test_the_invoice_lock_made_on_one_email_serves_three_others_with_no_model(
+    tmp_path: Path,
+    sandbox: Sandbox,
+    store_url: str,
+    scripted_model: ScriptedModelServer,
+    model_env: dict[str, str],
+) -> None:
+    project = make_project(
+        tmp_path / "facturas", sandbox.name, store_url, scripted_model, model_env
+    )
+    for name in ("worker.yaml", "tools", "emails"):
+        source = FACTURAS / name
+        copy = shutil.copytree if source.is_dir() else shutil.copy
+        copy(source, project.root / name)
+    invoices = store_url if store_url.startswith("postgres") else f"sqlite://{tmp_path}/inv.db"
+    project.env["INVOICES_DB_URL"] = invoices
+
+    scripted_model.load(FACTURAS / "scripted-model.yaml")
+    email = "email=emails/01-suministros-levante.eml"
+    done = project.maisa("lock", "worker.yaml", "--input", email, "--model", SCRIPTED)
+    assert done.returncode == 0, done.stderr
+    assert len(scripted_model.requests) == 5
+    lock = read_lock(project.lock)
+    assert lock.locked_from.model == SCRIPTED and lock.revision == 1
+    # The committed example lock is this one: same code, made the same way.
+    committed = read_lock(FACTURAS / "worker.lock")
+    assert [s.code for s in lock.steps] == [s.code for s in committed.steps]
+
+    scripted_model.load([])
+    no_model = {k: v for k, v in project.env.items() if not k.startswith("OPENAI_")}
+    project.env = no_model
+    for stem, expected in EXPECTED.items():
+        done, out = project.run("--input", f"email=emails/{stem}.eml", "--lock")
+        assert done.returncode == 0, done.stderr
+        assert out["result"] == expected
+        assert (out["mode"], out["model_calls"], out["lock_revision"]) == ("locked", 0, 1)
+    assert scripted_model.requests == []
+    assert invoice_rows(invoices) == [
+        ("B12345674", 1236.74),
+        *[(e["nif"], e["importe"]) for e in EXPECTED.values()],
+    ]
+
+
+def test_the_committed_example_locks_are_fresh() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "maisa", "check", "examples"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, (
+        done.stdout + done.stderr + "\nre-make the lock with: bash examples/facturas/make_lock.sh"
+    )
