@@ -179,7 +179,8 @@ def _call_args(arguments: str) -> str:
 def _outcome(step: StepRecord) -> Text:
     if step.status == "OK":
         return Text(f"✅ ok (cpu {seconds(step.cpu_s)}, peak {step.peak_memory_mb:.0f} MB)")
-    return Text(f"❌ {step.status}: {step.error or 'no error recorded'}", style="red")
+    error = (step.error or "no error recorded").rstrip()
+    return Text(f"❌ {step.status}: {error}", style="red")
 
 
 def _produced(after: dict[str, Any], before: dict[str, Any]) -> dict[str, Any]:
@@ -196,7 +197,9 @@ def _tail(text: str) -> str:
 
 
 def _code(code: str) -> Syntax:
-    return Syntax(code or "# (no code)", "python", theme="ansi_dark", background_color="default")
+    return Syntax(
+        code.rstrip() or "# (no code)", "python", theme="ansi_dark", background_color="default"
+    )
 
 
 def _indent(renderable: RenderableType) -> Padding:
