@@ -5,7 +5,9 @@ Run: python3 bench/tools.py [--rounds N]
 Each row times one operation through the tool (and through the ToolBroker,
 which adds argument checking, result checking and the call record) against
 the plain stdlib/library call it wraps, measured in the same run. Medians of
-N rounds; the ratio is what the tool layer costs per call.
+N rounds; the ratio is what the tool layer costs per call. The pdf row includes
+a fork: PDFs are parsed in a limited child process (maisa/tools/isolation.py),
+a few milliseconds bought on purpose so a hostile PDF cannot hang the host.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 from email import policy
 from email.message import EmailMessage
@@ -11,6 +12,7 @@ from typing import Any
 
 from maisa.errors import ToolError
 from maisa.tools.base import ToolContext
+from maisa.tools.isolation import run_limited
 from maisa.tools.paths import Confinement
 
 
@@ -120,14 +122,26 @@ class MailTool:
         raw = self._paths.read(path)
         if not raw.strip():
             raise ToolError(f"{path!r} is empty, not an e-mail message")
-        message = BytesParser(policy=policy.default).parsebytes(raw)
-        if not message.keys():
-            raise ToolError(f"{path!r} is not an e-mail message (no headers)")
-        return {
-            "subject": _header(message, "Subject"),
-            "from": _header(message, "From"),
-            "to": _header(message, "To"),
-            "date": _date(message),
-            "text": _body_text(message),
-            "attachments": _attachments(message),
-        }
+        # The message comes from a stranger: parse it in a limited child (see isolation.py).
+        parsed = run_limited(f"parsing the e-mail {path!r}", _parse, raw, path)
+        for attachment in parsed["attachments"]:
+            attachment["data"] = base64.b64decode(attachment["data"])
+        return parsed
+
+
+def _parse(raw: bytes, path: str) -> dict[str, Any]:
+    """The message as read_eml returns it, with attachment data base64-encoded (JSON-safe)."""
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    if not message.keys():
+        raise ToolError(f"{path!r} is not an e-mail message (no headers)")
+    attachments = _attachments(message)
+    for attachment in attachments:
+        attachment["data"] = base64.b64encode(attachment["data"]).decode("ascii")
+    return {
+        "subject": _header(message, "Subject"),
+        "from": _header(message, "From"),
+        "to": _header(message, "To"),
+        "date": _date(message),
+        "text": _body_text(message),
+        "attachments": attachments,
+    }

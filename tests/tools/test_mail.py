@@ -114,3 +114,27 @@ def test_a_file_input_is_readable(workspace: Path, tmp_path: Path) -> None:
         MailTool(ToolContext(workspace=workspace, readable=[email])).read_eml(str(email))["subject"]
         == "Entrada"
     )
+
+
+def test_bytes_that_are_not_a_message_are_refused(mail: MailTool, workspace: Path) -> None:
+    (workspace / "x.eml").write_bytes(make_pdf("no soy un correo"))
+    with pytest.raises(ToolError, match="not an e-mail message"):
+        mail.read_eml("x.eml")
+
+
+def test_parsing_runs_in_the_limited_child(
+    mail: MailTool, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Stand-in for a message crafted to hang the stdlib parser.
+    from maisa.tools import isolation
+    from maisa.tools import mail as mail_module
+
+    def spin(message: object) -> str:
+        while True:
+            pass
+
+    monkeypatch.setattr(isolation, "CPU_SECONDS", 1)
+    monkeypatch.setattr(mail_module, "_body_text", spin)
+    (workspace / "m.eml").write_bytes(make_eml())
+    with pytest.raises(ToolError, match="parsing the e-mail 'm.eml' failed: .*killed"):
+        mail.read_eml("m.eml")
