@@ -11,14 +11,13 @@ import yaml
 
 from maisa.compiler import compile_spec
 from maisa.compiler.compiled import CompiledWorker
-from maisa.errors import SandboxUnavailable
 from maisa.runtime.model import ModelClient, ModelSettings
 from maisa.runtime.orchestrator import FrozenStep, RunRequest, RunResult, execute_run
 from maisa.runtime.progress import Progress
 from maisa.store.factory import open_store
 from maisa.store.records import RunMode, RunRecord
 from maisa.testing.scripted_model import ScriptedModelServer
-from tests.fixtures.services import unavailable
+from tests.fixtures.sandbox import sandbox_backend
 
 
 def code(text: str, thought: str = "") -> str:
@@ -40,12 +39,8 @@ SUM_WORKER = {
 
 @pytest.fixture(scope="session")
 def bwrap_sandbox():
-    from maisa.sandbox.registry import get_sandbox
-
-    try:
-        return get_sandbox("bwrap")
-    except SandboxUnavailable as exc:
-        unavailable(f"bwrap sandbox: {exc.message}")
+    """The orchestrator's own tests run on bwrap (fast to start); e2e tests cover docker too."""
+    return sandbox_backend("bwrap")
 
 
 @dataclass
