@@ -67,7 +67,10 @@ def test_a_writer_killed_mid_run_leaves_its_committed_steps_intact_and_resumable
 def test_twenty_processes_writing_at_once_lose_nothing_and_never_deadlock(store_url):
     # The database is empty: the writers also race to create the schema.
     writers = [
-        start_writer(store_url, "--runs", "3", "--steps", "5", "--tag", f"p{i}") for i in range(20)
+        start_writer(
+            store_url, "--runs", "3", "--steps", "5", "--tag", f"p{i}", "--heartbeat", "0.05"
+        )
+        for i in range(20)
     ]
     for writer in writers:
         out, err = writer.communicate(timeout=240)  # a deadlock fails here
