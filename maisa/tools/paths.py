@@ -23,7 +23,8 @@ from maisa.tools.base import ToolContext
 MAX_READ_BYTES = 64 * 1024 * 1024
 MAX_WRITE_BYTES = 64 * 1024 * 1024
 
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_PATH: walking needs only search (x) permission on each directory, as path lookup does.
+_DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _as_text(path: object) -> str:
@@ -167,11 +168,15 @@ class Confinement:
         if not _inside(str(real), self.workspace):
             raise ToolError(f"{path!r} is not a directory inside the workspace")
         try:
-            with self._directory_fd(real) as fd:
+            with self._directory_fd(real) as path_fd:
+                fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=path_fd)
+            try:
                 names = []
                 for name in os.listdir(fd):
                     mode = os.stat(name, dir_fd=fd, follow_symlinks=False).st_mode
                     names.append(name + "/" if stat.S_ISDIR(mode) else name)
+            finally:
+                os.close(fd)
         except OSError as exc:
             raise _open_error(path, exc) from None
         return sorted(names)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,6 +75,40 @@ def test_a_relative_file_input_is_found_by_the_string_the_step_received(
     assert files.read_text("outside/entrada.eml") == "Subject: x"
     with pytest.raises(ToolError, match="outside"):
         files.read_text("outside/secret.txt")
+
+
+def test_a_file_input_below_a_search_only_directory_is_readable() -> None:
+    # Like /home/someone (drwx--x--x): path lookup may pass through, listing may not. Root
+    # ignores permissions, so the check runs with the effective uid of nobody.
+    base = Path(tempfile.mkdtemp(prefix="maisa-search-only-"))
+    try:
+        base.chmod(0o755)
+        (base / "workspace").mkdir(mode=0o777)
+        email = base / "locked" / "inbox" / "m.eml"
+        email.parent.mkdir(parents=True)
+        email.write_text("Subject: x")
+        email.chmod(0o644)
+        (base / "locked").chmod(0o111)
+        with effective_uid(65534):
+            files = FilesTool(ToolContext(workspace=base / "workspace", readable=[email]))
+            assert files.read_text(str(email)) == "Subject: x"
+            with pytest.raises(PermissionError):
+                os.listdir(base / "locked")  # the directory really is search-only
+    finally:
+        (base / "locked").chmod(0o755)
+        shutil.rmtree(base)
+
+
+@contextmanager
+def effective_uid(uid: int) -> Iterator[None]:
+    if os.geteuid() != 0:
+        yield  # already unprivileged: permissions apply as they are
+        return
+    os.seteuid(uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
 
 
 @pytest.mark.parametrize("escape", ["../outside/secret.txt", "sub/../../outside/secret.txt"])
