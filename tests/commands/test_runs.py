@@ -128,3 +128,11 @@ def test_since_accepts_ages_and_iso_times():
     assert parse_since("2026-11-25T10:00:00+02:00").utcoffset() == timedelta(hours=2)
     with pytest.raises(UsageError):
         parse_since("soon")
+
+
+def test_a_sqlite_store_that_cannot_be_opened_exits_4(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    listed = maisa("runs", "--db", str(blocker / "maisa.db"))
+    assert listed.code == 4 and "cannot open the SQLite store" in listed.stderr
+    assert "Traceback" not in listed.stderr
