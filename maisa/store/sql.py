@@ -27,7 +27,7 @@ from maisa.store.records import (
     WorkerSummary,
 )
 from maisa.store.redact import Redactor
-from maisa.store.serialize import clean_text, input_hash, to_json_data, utc
+from maisa.store.serialize import clean_text, dumps, input_hash, to_json_data, utc
 
 FINAL_STATUSES = frozenset(
     {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.CANCELLED, RunStatus.INTERRUPTED}
@@ -93,8 +93,12 @@ class SqlStore:
         """Also redact these secret values (a mapping labels them by name) in every later write."""
         self._redactor.add(values)
 
-    def _text(self, value: str | None) -> str | None:
-        return None if value is None else clean_text(self._redactor.text(value))
+    def _text(self, value: Any) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, str):  # a caller passed data where text was expected
+            value = dumps(to_json_data(value))
+        return clean_text(self._redactor.text(value))
 
     def _data(self, value: Any) -> Any:
         return to_json_data(self._redactor.value(to_json_data(value)))

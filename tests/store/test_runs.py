@@ -205,3 +205,12 @@ def test_locks_are_kept_per_revision_and_the_newest_is_the_default(store):
     assert store.get_lock("facturas", 3) is None and store.get_lock("nobody") is None
     store.save_lock(LockRecord("facturas", "sha256:x", 2, "rev 2 again", None))
     assert store.get_lock("facturas").content == "rev 2 again"
+
+
+def test_tool_call_arguments_given_as_data_are_stored_as_json_text(store):
+    run_id = a_run(store)
+    step = a_step(1, calls=1)
+    step.tool_calls[0].arguments = {"path": "a.pdf", "pages": [1, 2]}
+    store.add_step(run_id, step)
+    call = store.get_run(run_id).steps[0].tool_calls[0]
+    assert call.arguments == '{"path":"a.pdf","pages":[1,2]}'
