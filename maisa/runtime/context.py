@@ -4,6 +4,8 @@ A prompt must stay bounded however long the run is (the prompt for step 20
 is not 20x the prompt for step 1): the last few steps are shown in full
 (code, printed output), older ones as one line each (what they defined), the
 oldest beyond that only counted; variables as name, type and a short value.
+When even that is too long for the prompt's size limit, the budget steps down
+BUDGET_LADDER (fewer and shorter steps, fewer variables) until it fits.
 """
 
 from __future__ import annotations
@@ -29,6 +31,17 @@ class ContextBudget:
     max_variables: int = 25
     value_chars: int = 80  # per variable's shown value
     input_chars: int = 120  # per input's shown value
+
+
+# From generous to terse; the prompt builder takes the first that fits its size limit.
+BUDGET_LADDER = (
+    ContextBudget(),
+    ContextBudget(code_chars=800, stdout_chars=500, max_variables=20, value_chars=60),
+    ContextBudget(2, 600, 300, 4, 15, 50),
+    ContextBudget(1, 600, 300, 3, 12, 40),
+    ContextBudget(1, 300, 200, 2, 10, 30),
+    ContextBudget(1, 200, 120, 0, 8, 24, 60),
+)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from typing import Any
 from maisa.compiler.compiled import CompiledWorker
 from maisa.compiler.prompts import render
 from maisa.runtime.context import (
+    BUDGET_LADDER,
     ContextBudget,
     StepView,
     clip,
@@ -35,6 +36,11 @@ class Failure:
     discarded: tuple[str, ...] = ()
 
 
+# A step prompt may grow to this multiple of the same prompt without history, so that the
+# prompt of step 20 stays within 1.5x the prompt of step 1 (whose history is empty).
+PROMPT_GROWTH = 1.45
+
+
 def step_messages(
     compiled: CompiledWorker,
     *,
@@ -45,24 +51,28 @@ def step_messages(
     steps: list[StepView],
     variables: dict[str, Any],
     extra: bool = False,
-    budget: ContextBudget | None = None,
 ) -> Messages:
-    """The request for a step's first attempt."""
-    budget = budget or ContextBudget()
-    prompt = render(
-        "step.j2",
-        number=number,
-        total=total,
-        description=description,
-        inputs=input_lines(inputs, compiled.input_schema, budget),
-        history=history(steps, budget),
-        variables=variable_lines(variables, budget),
-        extra=extra,
-    )
-    return [
-        {"role": "system", "content": compiled.system_prompt},
-        {"role": "user", "content": prompt},
-    ]
+    """The request for a step's first attempt, its history trimmed to fit PROMPT_GROWTH."""
+
+    def render_with(budget: ContextBudget, past: list[StepView], names: dict[str, Any]) -> str:
+        return render(
+            "step.j2",
+            number=number,
+            total=total,
+            description=description,
+            inputs=input_lines(inputs, compiled.input_schema, budget),
+            history=history(past, budget),
+            variables=variable_lines(names, budget),
+            extra=extra,
+        )
+
+    system = compiled.system_prompt
+    limit = PROMPT_GROWTH * (len(system) + len(render_with(BUDGET_LADDER[0], [], {})))
+    for budget in BUDGET_LADDER:
+        prompt = render_with(budget, steps, variables)
+        if len(system) + len(prompt) <= limit:
+            break
+    return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
 
 
 def fix_messages(
@@ -90,7 +100,7 @@ def fix_messages(
     )
     return [
         *first[:2],
-        {"role": "assistant", "content": clip(failure.reply, 8000)},
+        {"role": "assistant", "content": clip(failure.reply, 4000)},
         {"role": "user", "content": prompt},
     ]
 
