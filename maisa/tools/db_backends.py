@@ -114,24 +114,28 @@ class PostgresConnection:
         from psycopg.rows import dict_row
 
         self._psycopg = psycopg
+        self._dict_row = dict_row
         self._lock = threading.Lock()
         try:
-            password = conninfo_to_dict(url).get("password")
+            info = conninfo_to_dict(url)
         except psycopg.ProgrammingError:
             # The parser's message quotes the URL, password included: do not repeat it.
             raise ToolError("the PostgreSQL URL in the db secret is malformed") from None
-        self._secrets = [v for v in (url, password) if v]
+        self._url = url
+        self._secrets = [v for v in (url, info.get("password")) if v]
+        # Keep any `options` the URL carries (e.g. a search_path) and add the timeout.
+        self._options = f"{info.get('options') or ''} -c statement_timeout={STATEMENT_TIMEOUT_MS}"
+        self._conn = self._connect()
+
+    def _connect(self) -> Any:
         try:
-            # Keep any `options` the URL carries (e.g. a search_path) and add the timeout.
-            given = conninfo_to_dict(url).get("options") or ""
-            self._conn = psycopg.connect(
-                url,
-                row_factory=dict_row,
+            return self._psycopg.connect(
+                self._url,
+                row_factory=self._dict_row,
                 connect_timeout=10,
-                options=f"{given} -c statement_timeout={STATEMENT_TIMEOUT_MS}".strip(),
+                options=self._options.strip(),
             )
-        except psycopg.Error as exc:
-            # The message names host and port, never the password.
+        except self._psycopg.Error as exc:
             raise ToolError(self._scrub(f"cannot connect to PostgreSQL: {exc}")) from None
 
     def _scrub(self, message: str) -> str:
@@ -141,6 +145,8 @@ class PostgresConnection:
 
     def _transaction(self, sql: str, params: Params, fetch: bool) -> tuple[list[Any], int]:
         with self._lock:
+            if self._conn.closed or self._conn.broken:  # e.g. the server restarted
+                self._conn = self._connect()
             try:
                 with self._conn.transaction(), self._conn.cursor() as cursor:
                     cursor.execute(sql, params)

@@ -206,6 +206,16 @@ def test_postgres_ddl_returns_zero_rows(pg: DbTool) -> None:
     assert pg.execute("CREATE INDEX facturas_fecha ON facturas (fecha)") == 0
 
 
+def test_postgres_reconnects_after_losing_its_connection(pg: DbTool, postgres_url: str) -> None:
+    pg.execute("INSERT INTO facturas (nif) VALUES (%s)", ["B1"])
+    backend_pid = pg.query("SELECT pg_backend_pid() AS pid")[0]["pid"]
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+    with pytest.raises(ToolError, match="PostgreSQL error"):
+        pg.query("SELECT nif FROM facturas")  # the call in flight fails...
+    assert pg.query("SELECT nif FROM facturas") == [{"nif": "B1"}]  # ...the next one reconnects
+
+
 def test_postgres_unreachable_server_hides_the_password(workspace: Path) -> None:
     db = make_db(workspace, "postgresql://postgres:hunter2@127.0.0.1:1/test")
     with pytest.raises(ToolError, match="cannot connect to PostgreSQL") as error:
