@@ -15,7 +15,6 @@ those, `rebuild=True` re-runs the steps before N (unreported) instead.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import tempfile
 from dataclasses import dataclass, field
@@ -180,40 +179,33 @@ class _RunSession:
         self.redactor = Redactor.from_environ()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._session: Any = None
-        self._broker: Any = None
+        self._tools: Any = None
 
     def __enter__(self) -> _RunSession:
+        from maisa.compiler.schemas import file_fields
+        from maisa.runtime.session import build_run_tools, read_secrets
         from maisa.sandbox.registry import get_sandbox
-        from maisa.tools.base import ToolContext
-        from maisa.tools.broker import ToolBroker
-        from maisa.tools.catalogue import build_tools
 
-        spec = self.compiled.spec
-        secrets = {name: os.environ[name] for name in spec.secrets if name in os.environ}
-        self.redactor.add(list(secrets.values()))
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"maisa-replay-{self.run.id}-")
-        workspace = Path(self._tmp.name)
-        readable = [Path(v) for k, v in self.run.input.items() if _is_file_input(spec, k, v)]
-        missing = [str(p) for p in readable if not p.is_file()]
+        compiled = self.compiled
+        secrets = read_secrets(compiled)
+        self.redactor.add(list(secrets.values()))  # as the store did when it recorded the run
+        files = [self.run.input.get(name) for name in file_fields(compiled.input_schema)]
+        missing = [str(f) for f in files if isinstance(f, str) and not Path(f).is_file()]
         if missing:
             raise UsageError(
                 f"run {self.run.id}'s file inputs no longer exist: {', '.join(missing)}"
             )
-        ctx = ToolContext(
-            workspace=workspace,
-            readable=readable,
-            secrets=secrets,
-            allowed_hosts=spec.limits.allowed_hosts,
-        )
-        tools = build_tools(spec, self.compiled.spec_dir, ctx)
-        self._broker = ToolBroker(tools, redact=self.redactor.text)
-        self._session = get_sandbox(self.sandbox_name).open(spec.limits, workspace, self._broker)
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"maisa-replay-{self.run.id}-")
+        workspace = Path(self._tmp.name)
+        self._tools = build_run_tools(compiled, self.run.input, workspace, secrets)
+        sandbox = get_sandbox(self.sandbox_name)
+        self._session = sandbox.open(compiled.spec.limits, workspace, self._tools.broker)
         self._session.set_variables({"inputs": self.run.input})
         return self
 
     def run_step(self, code: str) -> StepOutcome:
         outcome = self._session.run(code, self.compiled.spec.limits.step_timeout)
-        self._broker.take_calls()
+        self._tools.broker.take_calls()
         return outcome
 
     def set_variables(self, variables: dict[str, Any]) -> None:
@@ -223,17 +215,11 @@ class _RunSession:
         try:
             if self._session is not None:
                 self._session.close()
-            close = getattr(self._broker, "close", None)
-            if close is not None:
-                close()
+            if self._tools is not None:
+                self._tools.close()
         finally:
             if self._tmp is not None:
                 self._tmp.cleanup()
-
-
-def _is_file_input(spec: Any, name: str, value: Any) -> bool:
-    field_spec = spec.inputs.get(name)
-    return field_spec is not None and field_spec.type == "file" and isinstance(value, str)
 
 
 def _prepare(
