@@ -138,3 +138,22 @@ def test_parsing_runs_in_the_limited_child(
     (workspace / "m.eml").write_bytes(make_eml())
     with pytest.raises(ToolError, match="parsing the e-mail 'm.eml' failed: .*killed"):
         mail.read_eml("m.eml")
+
+
+def test_attachments_of_a_forwarded_message_are_found(mail: MailTool, workspace: Path) -> None:
+    from email import message_from_bytes, policy
+
+    invoice = make_pdf("Total: 50,00")
+    original = message_from_bytes(
+        make_eml(attachments=(("factura.pdf", "application/pdf", invoice),)),
+        policy=policy.default,
+    )
+    forward = message_from_bytes(
+        make_eml(subject="Fwd: factura", text="Os reenvío la factura."), policy=policy.default
+    )
+    forward.add_attachment(original)  # message/rfc822
+    (workspace / "fwd.eml").write_bytes(bytes(forward))
+    message = mail.read_eml("fwd.eml")
+    assert message["text"] == "Os reenvío la factura."
+    assert [a["filename"] for a in message["attachments"]] == ["factura.pdf"]
+    assert message["attachments"][0]["data"] == invoice
