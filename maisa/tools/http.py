@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import httpx
@@ -9,7 +10,8 @@ import httpx
 from maisa.errors import ToolError
 from maisa.tools.base import ToolContext
 
-TIMEOUT_S = 15.0
+TIMEOUT_S = 15.0  # per network operation (connect, each read)
+TOTAL_TIMEOUT_S = 60.0  # the whole call, redirects and a slowly dripping body included
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 MAX_REDIRECTS = 5
 
@@ -94,6 +96,7 @@ class HttpTool:
             current = httpx.URL(url)
         except (httpx.InvalidURL, TypeError, ValueError) as exc:
             raise ToolError(f"invalid URL {url!r}: {exc}") from None
+        deadline = time.monotonic() + TOTAL_TIMEOUT_S
         for _ in range(MAX_REDIRECTS + 1):
             self._check(current)
             try:
@@ -116,7 +119,7 @@ class HttpTool:
                 return {
                     "status": response.status_code,
                     "headers": {k.lower(): v for k, v in response.headers.items()},
-                    "text": _read_text(response, method, current),
+                    "text": _read_text(response, method, current, deadline),
                 }
             finally:
                 response.close()
@@ -130,11 +133,13 @@ def _without_credentials(headers: dict | None) -> dict | None:
     return {k: v for k, v in headers.items() if str(k).lower() not in ("authorization", "cookie")}
 
 
-def _read_text(response: httpx.Response, method: str, url: httpx.URL) -> str:
+def _read_text(response: httpx.Response, method: str, url: httpx.URL, deadline: float) -> str:
     body = bytearray()
     try:
         for chunk in response.iter_bytes():
             body += chunk
+            if time.monotonic() > deadline:
+                raise ToolError(f"{method} {url} took longer than {TOTAL_TIMEOUT_S:g}s; stopped")
             if len(body) > MAX_RESPONSE_BYTES:
                 raise ToolError(
                     f"{method} {url}: response larger than {MAX_RESPONSE_BYTES} bytes; refused"

@@ -66,6 +66,17 @@ class Handler(BaseHTTPRequestHandler):
             self._send(302, b"", {"Location": "/loop"})
         elif route == "/big":
             self._send(200, b"x" * 5000)
+        elif route == "/drip":
+            self.send_response(200)
+            self.send_header("Content-Length", "100")
+            self.end_headers()
+            for _ in range(100):
+                try:
+                    self.wfile.write(b"x")
+                    self.wfile.flush()
+                except OSError:
+                    return
+                time.sleep(0.05)
         elif route == "/slow":
             time.sleep(2)
             self._send(200, b"late")
@@ -79,9 +90,16 @@ class Handler(BaseHTTPRequestHandler):
             self._echo()
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that hang up early (the tests' timeouts) are expected here
+
+
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd = QuietServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -206,6 +224,17 @@ def test_a_slow_server_times_out(
     http = HttpTool(ToolContext(workspace=workspace, allowed_hosts=["127.0.0.1"]))
     with pytest.raises(ToolError, match="timed out"):
         http.get(f"{server}/slow")
+
+
+def test_a_slowly_dripping_body_hits_the_total_deadline(
+    http: HttpTool, server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each byte arrives well within the per-read timeout; only the total deadline stops it.
+    monkeypatch.setattr(http_module, "TOTAL_TIMEOUT_S", 0.5)
+    started = time.monotonic()
+    with pytest.raises(ToolError, match="took longer than 0.5s"):
+        http.get(f"{server}/drip")
+    assert time.monotonic() - started < 3
 
 
 def test_a_closed_port_is_a_clear_error(http: HttpTool) -> None:
