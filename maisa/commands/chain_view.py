@@ -66,6 +66,22 @@ def short(value: Any, limit: int = VALUE_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def reap(store: Any) -> list[int]:
+    """Mark runs whose owner died INTERRUPTED, if the store lets us write (it may be a
+    read-only copy): reading commands still work, with a warning."""
+    from maisa.commands.output import err
+    from maisa.errors import StoreError
+
+    try:
+        reaped = store.reap_interrupted()
+    except StoreError as exc:
+        err.print(f"[yellow]warning:[/] could not check for interrupted runs: {exc.message}")
+        return []
+    if reaped:
+        err.print(f"marked INTERRUPTED (owner gone): {', '.join(f'#{i}' for i in reaped)}")
+    return reaped
+
+
 def run_header(run: RunRecord) -> RenderableType:
     """Everything about the run before its steps."""
     lines: list[RenderableType] = [

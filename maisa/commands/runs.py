@@ -55,14 +55,14 @@ def runs_command(
     db_url: str | None,
 ) -> None:
     """List runs, newest first. Runs whose owner stopped heart-beating become INTERRUPTED."""
-    from maisa.commands.chain_view import print_plain
-    from maisa.commands.output import emit_json, err, out
+    from maisa.commands.chain_view import print_plain, reap
+    from maisa.commands.output import emit_json, out
     from maisa.store.factory import open_store
 
     since_at = parse_since(since) if since else None
     store = open_store(db_url)
     try:
-        reaped = store.reap_interrupted()
+        reap(store)
         runs = store.list_runs(
             worker=worker,
             status=RunStatus(status.upper()) if status else None,
@@ -72,8 +72,6 @@ def runs_command(
         )
     finally:
         store.close()
-    if reaped:
-        err.print(f"marked INTERRUPTED (owner gone): {', '.join(f'#{i}' for i in reaped)}")
     if as_json:
         emit_json([{k: v for k, v in asdict(run).items() if k != "steps"} for run in runs])
         return

@@ -18,12 +18,13 @@ DB_HELP = "Store URL (default: $MAISA_DATABASE_URL or .maisa/maisa.db)."
 @click.option("--db", "db_url", help=DB_HELP)
 def show_command(run_ref: str, as_json: bool, prompts: bool, db_url: str | None) -> None:
     """Show a run's Chain-of-Work. RUN is a run id, or `last` for the newest run."""
+    from maisa.commands.chain_view import reap
     from maisa.commands.output import emit_json, out
     from maisa.store.factory import open_store
 
     store = open_store(db_url)
     try:
-        store.reap_interrupted()
+        reap(store)
         run_id = _run_id(store, run_ref)
         run = store.get_run(run_id)
         if run is None:
