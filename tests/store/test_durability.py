@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from maisa.store.factory import open_store
+from maisa.store.factory import open_store, sqlite_path
 from maisa.store.owner import new_owner_id
 from maisa.store.records import RunStatus
-from tests.store.helpers import a_step
+from tests.store.helpers import a_step, raw_sql
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,6 +41,8 @@ def test_a_writer_killed_mid_run_leaves_its_committed_steps_intact_and_resumable
     writer.stdout.close()
     writer.stderr.close()
 
+    if sqlite_path(store_url) is not None:
+        assert raw_sql(store_url, "PRAGMA integrity_check") == [("ok",)]
     store = open_store(store_url)
     try:
         run = store.get_run(run_id)

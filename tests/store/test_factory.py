@@ -13,7 +13,7 @@ from maisa.store.factory import open_store, resolve_url, sqlite_path
 from maisa.store.postgres import PostgresStore
 from maisa.store.records import RunStatus
 from maisa.store.sqlite import SqliteStore
-from tests.store.helpers import a_run, a_step
+from tests.store.helpers import a_run, a_step, raw_sql
 
 
 def test_without_a_url_the_store_is_a_sqlite_file_under_the_project(tmp_path, monkeypatch):
@@ -23,6 +23,7 @@ def test_without_a_url_the_store_is_a_sqlite_file_under_the_project(tmp_path, mo
         assert isinstance(store, SqliteStore)
         assert store.path == tmp_path / ".maisa" / "maisa.db"
         assert store.path.exists()
+        assert raw_sql(str(store.path), "PRAGMA journal_mode") == [("wal",)]
     finally:
         store.close()
 
