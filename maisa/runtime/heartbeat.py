@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 from maisa.store.base import Store
 
@@ -21,8 +22,16 @@ def heartbeat_interval() -> float:
 class Heartbeat:
     """Beats every `interval` seconds until stopped; a failed beat is retried at the next one."""
 
-    def __init__(self, store: Store, run_id: int, owner: str, interval: float | None = None):
+    def __init__(
+        self,
+        store: Store,
+        run_id: int,
+        owner: str,
+        interval: float | None = None,
+        also: Callable[[], None] | None = None,
+    ):
         self._store = store
+        self._also = also  # run with each beat (the usage meter's flush)
         self._run_id = run_id
         self._owner = owner
         self._interval = interval or heartbeat_interval()
@@ -44,6 +53,8 @@ class Heartbeat:
         while not self._stop.wait(self._interval):
             try:
                 self._store.heartbeat(self._run_id, self._owner)
+                if self._also is not None:
+                    self._also()
                 self.beats += 1
             except Exception:  # noqa: BLE001 (the store may blip; the run goes on)
                 self.failures += 1

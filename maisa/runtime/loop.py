@@ -30,6 +30,7 @@ from maisa.runtime.prompting import (
     transcript,
 )
 from maisa.runtime.reply import parse_plan, parse_reply
+from maisa.runtime.usage import UsageMeter
 from maisa.runtime.validate import StepRules, format_rejections, validate_step
 from maisa.sandbox.base import Session, StepOutcome, StepStatus, ToolCall
 from maisa.store.base import Store
@@ -76,6 +77,7 @@ class RunLoop:
         open_session: Callable[[], Session],
         take_calls: Callable[[], list[ToolCall]],
         mode: RunMode,
+        usage: UsageMeter,
         started: float | None = None,
     ) -> None:
         self.compiled = compiled
@@ -95,9 +97,7 @@ class RunLoop:
         self.accepted: list[Accepted] = []
         self.views: list[StepView] = []
         self.snapshot: dict[str, Any] = {}
-        self.model_calls = 0
-        self.prompt_tokens = 0
-        self.completion_tokens = 0
+        self.usage = usage
         self.current_step = 0
         self.session = self._open_session()
         self.session.set_variables({"inputs": inputs})
@@ -232,15 +232,7 @@ class RunLoop:
                 "(a locked run makes no model calls)"
             )
         completion = self.model.complete(messages)
-        self.model_calls += 1
-        self.prompt_tokens += completion.prompt_tokens
-        self.completion_tokens += completion.completion_tokens
-        self.store.add_usage(
-            self.run_id,
-            model_calls=1,
-            prompt_tokens=completion.prompt_tokens,
-            completion_tokens=completion.completion_tokens,
-        )
+        self.usage.add(completion.prompt_tokens, completion.completion_tokens)
         self._check_deadline()
         return completion
 

@@ -28,6 +28,7 @@ from maisa.runtime.session import (
     read_secrets,
     workspace_root,
 )
+from maisa.runtime.usage import UsageMeter
 from maisa.sandbox.base import Sandbox
 from maisa.store.base import Store
 from maisa.store.owner import new_owner_id
@@ -113,7 +114,8 @@ def execute_run(
         owner=owner,
     )
     started = time.monotonic()
-    heartbeat = Heartbeat(store, run_id, owner).start()
+    usage = UsageMeter(store, run_id)
+    heartbeat = Heartbeat(store, run_id, owner, also=usage.flush).start()
     progress.run_started(run_id, compiled.spec.name, str(request.mode), list(compiled.plan))
     tools: RunTools | None = None
     loop: RunLoop | None = None
@@ -135,6 +137,7 @@ def execute_run(
             open_session=open_session,
             take_calls=run_tools.broker.take_calls,
             mode=request.mode,
+            usage=usage,
             started=started,
         )
         try:
@@ -143,14 +146,17 @@ def execute_run(
         except RunFailure as failure:
             status, result, error = RunStatus.FAILED, None, failure.reason
     except KeyboardInterrupt:
-        _record_end(store, run_id, RunStatus.INTERRUPTED, _interrupted(loop), loop, request)
+        heartbeat.stop()
+        _record_end(store, usage, run_id, RunStatus.INTERRUPTED, _interrupted(loop), loop, request)
         raise
     except MaisaError as exc:
-        _record_end(store, run_id, RunStatus.FAILED, _infra(exc, loop), loop, request)
+        heartbeat.stop()
+        _record_end(store, usage, run_id, RunStatus.FAILED, _infra(exc, loop), loop, request)
         raise
     except Exception as exc:
+        heartbeat.stop()
         reason = f"internal error: {type(exc).__name__}: {exc}"
-        _record_end(store, run_id, RunStatus.FAILED, reason, loop, request)
+        _record_end(store, usage, run_id, RunStatus.FAILED, reason, loop, request)
         raise
     finally:
         heartbeat.stop()
@@ -159,6 +165,7 @@ def execute_run(
         if tools is not None:
             tools.close()
     mode = loop.mode
+    usage.flush()
     store.finish_run(
         run_id, status, result=result, error=error, mode=mode, lock_revision=request.lock_revision
     )
@@ -169,10 +176,10 @@ def execute_run(
         error=error,
         mode=mode,
         steps=[FrozenStep(s.number, s.description, s.code) for s in loop.accepted],
-        model_calls=loop.model_calls,
-        prompt_tokens=loop.prompt_tokens,
-        completion_tokens=loop.completion_tokens,
-        model_name=model.name if model is not None and loop.model_calls else None,
+        model_calls=usage.total.calls,
+        prompt_tokens=usage.total.prompt_tokens,
+        completion_tokens=usage.total.completion_tokens,
+        model_name=model.name if model is not None and usage.total.calls else None,
         lock_revision=request.lock_revision,
         duration_s=time.monotonic() - started,
     )
@@ -196,6 +203,7 @@ def _infra(exc: MaisaError, loop: RunLoop | None) -> str:
 
 def _record_end(
     store: Store,
+    usage: UsageMeter,
     run_id: int,
     status: RunStatus,
     reason: str,
@@ -203,6 +211,10 @@ def _record_end(
     request: RunRequest,
 ) -> None:
     """Close the run row on an abnormal end; a store that is itself down cannot be helped."""
+    try:
+        usage.flush()
+    except Exception:  # noqa: BLE001 (the run's end matters more than its token counts)
+        pass
     try:
         store.finish_run(
             run_id,
