@@ -64,4 +64,18 @@ def open_store(
         return PostgresStore(url, redactor=redactor)
     from maisa.store.sqlite import SqliteStore
 
-    return SqliteStore(path, redactor=redactor)
+    store = SqliteStore(path, redactor=redactor)
+    _ignore_in_git(path.parent)
+    return store
+
+
+def _ignore_in_git(directory: Path) -> None:
+    # The project's `.maisa/` holds the database and run workspaces: never something to commit.
+    if directory.name != ".maisa":
+        return
+    ignore = directory / ".gitignore"
+    try:
+        if not ignore.exists():
+            ignore.write_text("# created by maisa: run records and workspaces stay local\n*\n")
+    except OSError:
+        pass

@@ -24,6 +24,7 @@ def test_without_a_url_the_store_is_a_sqlite_file_under_the_project(tmp_path, mo
         assert store.path == tmp_path / ".maisa" / "maisa.db"
         assert store.path.exists()
         assert raw_sql(str(store.path), "PRAGMA journal_mode") == [("wal",)]
+        assert (tmp_path / ".maisa" / ".gitignore").read_text().splitlines()[-1] == "*"
     finally:
         store.close()
 
