@@ -33,14 +33,15 @@ class _RunWatcher(ConsoleProgress):
 
 
 def _lock_choice(lock: bool, no_lock: bool, heal: bool) -> str:
-    chosen = [
-        name for name, on in (("--lock", lock), ("--no-lock", no_lock), ("--heal", heal)) if on
-    ]
-    if len(chosen) > 1:
-        raise UsageError(f"{' and '.join(chosen)} cannot be combined")
-    return {"--lock": "locked", "--no-lock": "none", "--heal": "heal"}.get(
-        chosen[0] if chosen else "", "auto"
-    )
+    """The lock mode from the flags; --heal implies replaying the lock, so --lock --heal heals."""
+    if no_lock and (lock or heal):
+        other = "--heal" if heal else "--lock"
+        raise UsageError(f"--no-lock and {other} cannot be combined")
+    if heal:
+        return "heal"
+    if lock:
+        return "locked"
+    return "none" if no_lock else "auto"
 
 
 def _modes_available() -> bool:
@@ -116,6 +117,7 @@ def _run(
     from maisa.compiler.inputs import parse_cli_inputs, validate_inputs
     from maisa.runtime.model import ModelClient, ModelSettings
     from maisa.runtime.orchestrator import RunRequest, execute_run
+    from maisa.runtime.session import read_secrets
     from maisa.sandbox.registry import get_sandbox
     from maisa.store.factory import open_store
     from maisa.store.records import RunMode
@@ -131,6 +133,7 @@ def _run(
         plan = modes.plan_run(compiled, lock=choice)
     elif choice in ("locked", "heal"):
         raise UsageError(f"--{choice} needs lockfile support, which this maisa lacks")
+    read_secrets(compiled)  # a missing secret is a usage error, before any engine is touched
     sandbox = get_sandbox(sandbox_name)
     if plan is not None and plan.reason:
         progress.note(plan.reason)
