@@ -80,7 +80,7 @@ class PostgresStore(SqlStore):
             kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
             check=ConnectionPool.check_connection,
             open=False,
-            timeout=30,
+            timeout=15,  # how long a call waits for a connection when the server is gone
         )
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S + 5)
