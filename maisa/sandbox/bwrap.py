@@ -223,6 +223,7 @@ def _bwrap_args(runtime: bwrap_runtime.Runtime, data_fds: list[int]) -> list[str
         "--disable-userns",
         "--die-with-parent",
         "--new-session",
+        "--as-pid-1",  # no bwrap init inside: nothing there for the step to ptrace or signal
         "--clearenv",
         "--uid", str(SANDBOX_UID),
         "--gid", str(SANDBOX_UID),

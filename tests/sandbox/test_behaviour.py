@@ -181,9 +181,9 @@ def test_a_step_past_its_timeout_is_stopped_and_the_session_carries_on(sandbox, 
     assert session.run("print(kept)", 10).stdout == "yes\n"
 
 
-def test_a_step_that_swallows_the_timeout_is_killed_within_twice_the_timeout(sandbox, open_session):
+def test_a_step_that_disarms_the_timeout_is_killed_within_twice_the_timeout(sandbox, open_session):
     session = open_session(sandbox)
-    code = "while True:\n  try:\n    while True: pass\n  except BaseException:\n    pass"
+    code = "import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass"
     started = time.monotonic()
     outcome = session.run(code, 1)
     assert outcome.status is StepStatus.TIMEOUT
