@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
+
 import yaml
 
+from maisa.store.factory import open_store
 from tests.runtime.conftest import SUM_WORKER, code
 
 SUM = code("total = inputs['a'] + inputs['b']\nprint('total is', total)")
@@ -106,3 +112,34 @@ def test_bad_input_exits_2_and_records_no_run(cli, scripted_model):
     assert "input 'a': expected an integer, got 'many'" in done.stderr
     assert "Traceback" not in done.stderr
     assert scripted_model.requests == []
+
+
+def test_sigterm_mid_run_records_the_run_as_interrupted(cli, scripted_model):
+    scripted_model.load([code("import time\nwhile True:\n    time.sleep(0.05)")])
+    spec = write_worker(cli, limits={"step_timeout": "60s"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "maisa", "run", spec, "-i", "a=1", "-i", "b=2", "--no-lock"],
+        cwd=cli.cwd,
+        env=cli.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not scripted_model.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)  # the step is now sleeping in the sandbox
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    (run,) = _runs(cli)
+    assert run.status == "INTERRUPTED"
+    assert run.error == "interrupted (Ctrl-C or SIGTERM) during step 1"
+
+
+def _runs(cli):
+    store = open_store(cli.store_url)
+    try:
+        return store.list_runs()
+    finally:
+        store.close()
