@@ -23,6 +23,8 @@ from maisa.store.sql import SqlStore
 
 CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 4
+# How long a call waits for a connection when the server is gone, before StoreUnavailable.
+POOL_TIMEOUT_S = 15.0
 
 
 class _Cursor:
@@ -59,6 +61,7 @@ class PostgresStore(SqlStore):
         redactor: Redactor | None = None,
         migrate_to: int | None = None,
         pool_size: int = POOL_SIZE,
+        pool_timeout: float = POOL_TIMEOUT_S,
     ) -> None:
         super().__init__(without_password(url), redactor)
         self._password = url_password(url)
@@ -80,7 +83,7 @@ class PostgresStore(SqlStore):
             kwargs={"row_factory": dict_row, "connect_timeout": CONNECT_TIMEOUT_S},
             check=ConnectionPool.check_connection,
             open=False,
-            timeout=15,  # how long a call waits for a connection when the server is gone
+            timeout=pool_timeout,
         )
         try:
             self._pool.open(wait=True, timeout=CONNECT_TIMEOUT_S + 5)
