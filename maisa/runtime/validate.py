@@ -15,7 +15,8 @@ Decisions where the design is silent:
   strings under 4 characters, booleans, and numbers under three digits
   (e.g. 0, 1, 42), which would otherwise reject ordinary code.
 - Format strings that reach attributes through dunders (`"{0.__class__}"`)
-  are refused, since `str.format` walks attributes the AST cannot see.
+  are refused, since `str.format` walks attributes the AST cannot see; so
+  are strings that name a dunder attribute (`attrgetter("__globals__")`).
 """
 
 from __future__ import annotations
@@ -157,6 +158,8 @@ ATTRIBUTE_FUNCTIONS = {"getattr", "setattr", "delattr", "hasattr"}
 CATALOGUE_TOOLS = frozenset({"files", "pdf", "mail", "http", "db"})
 _DUNDER = re.compile(r"^__\w+__$")
 _FORMAT_DUNDER = re.compile(r"\{[^{}]*\.__\w+__")
+# A string naming a dunder attribute ("__globals__", "a.__class__") feeds attrgetter & co.
+_DUNDER_STRING = re.compile(r"^(?:[\w.]*\.)?__\w+__(?:\.[\w.]*)?$")
 
 
 @dataclass(frozen=True)
@@ -333,8 +336,12 @@ class _Checker(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:  # noqa: N802
-        if isinstance(node.value, str) and _FORMAT_DUNDER.search(node.value):
+        if not isinstance(node.value, str):
+            return
+        if _FORMAT_DUNDER.search(node.value):
             self.reject(node, "format fields that reach dunder attributes are not allowed")
+        elif _DUNDER_STRING.match(node.value.strip()):
+            self.reject(node, f"the string {node.value!r} names a dunder attribute; not allowed")
 
 
 def _input_values(value: Any, path: str) -> Iterator[tuple[str, Any, str]]:

@@ -85,6 +85,11 @@ def test_breakpoint_and_input_are_rejected():
         ("n = 'x'\ngetattr(inputs, n)", "getattr() needs a literal attribute name"),
         ("x = __builtins__", "dunder name '__builtins__'"),
         ("s = '{0.__class__}'.format(1)", "format fields that reach dunder attributes"),
+        (
+            "import operator\ng = operator.attrgetter('__globals__')",
+            "the string '__globals__' names a dunder attribute",
+        ),
+        ("g = operator.attrgetter('f.__code__.co_consts')", "names a dunder attribute"),
     ],
 )
 def test_dunder_access_is_rejected(code, expected):
