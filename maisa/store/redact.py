@@ -9,6 +9,7 @@ the encodings a step could plausibly leak it in: URL-quoted and base64.
 from __future__ import annotations
 
 import base64
+import json
 import math
 import os
 import re
@@ -22,6 +23,8 @@ _SECRET_NAME = re.compile(
     r"(?:PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIALS?)$|(?:^|_)(?:KEY|APIKEY|PASS|PWD)$",
     re.IGNORECASE,
 )
+# Keys inside a JSON credentials value whose string values are secrets too.
+_SECRET_FIELD = re.compile(r"key|secret|token|password|passwd|credential", re.IGNORECASE)
 # `scheme://user:password@host`: the password part, wherever it appears in written text.
 _URL_PASSWORD = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<pw>[^\s@/]+)(?=@)")
 # Values too short or too common to be secrets; redacting them would garble every record.
@@ -58,6 +61,31 @@ def _b64_cores(secret: bytes) -> set[str]:
         if len(core) >= _MIN_B64_CORE:
             cores.add(core)
     return cores
+
+
+def _json_secret_fields(value: str) -> set[str]:
+    """String values under secret-looking keys of a JSON object, at any depth."""
+    if not value.startswith("{"):
+        return set()
+    try:
+        data = json.loads(value)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if isinstance(item, str) and _SECRET_FIELD.search(str(key)):
+                    found.add(item.strip())
+                    found.update(line.strip() for line in item.splitlines() if len(line) >= 16)
+                walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(data)
+    return {v for v in found if len(v) >= MIN_SECRET_LENGTH}
 
 
 class Redactor:
@@ -104,6 +132,10 @@ class Redactor:
     def _variants(value: str) -> set[str]:
         variants = {value, quote(value, safe=""), quote(value)}
         variants |= _b64_cores(value.encode())
+        # Parts a step could print on their own: the lines of a PEM key, the secret fields of
+        # a JSON credentials blob (a service-account file in GOOGLE_CREDENTIALS, say).
+        variants |= {line.strip() for line in value.splitlines() if len(line.strip()) >= 16}
+        variants |= _json_secret_fields(value)
         return {v for v in variants if len(v) >= MIN_SECRET_LENGTH}
 
     @property

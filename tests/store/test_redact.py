@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 from maisa.store.redact import Redactor, looks_like_secret_name, url_password, without_password
 
@@ -92,3 +93,12 @@ def test_urls_are_shown_without_their_passwords():
     assert without_password("postgresql://u:pw@h:5432/db") == "postgresql://u:***@h:5432/db"
     assert url_password("postgresql://u:pw@h/db") == "pw"
     assert url_password("just text") is None
+
+
+def test_parts_of_structured_secrets_are_redacted_on_their_own():
+    pem = "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nBKcwggSjAgEAAoIBAQC7\n-----END"
+    blob = json.dumps({"type": "service_account", "private_key": pem, "client_id": "1234"})
+    redactor = Redactor({"GOOGLE_CREDENTIALS": blob})
+    printed = redactor.text("line MIIEvQIBADANBgkqhkiG9w0BAQEFAASC and service_account")
+    assert "MIIEvQIB" not in printed and "service_account" in printed
+    assert "[REDACTED:GOOGLE_CREDENTIALS]" in redactor.text(pem)
