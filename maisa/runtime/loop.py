@@ -19,17 +19,17 @@ from maisa.compiler.compiled import CompiledWorker
 from maisa.compiler.inputs import validate_result
 from maisa.runtime.context import StepView, defined_names
 from maisa.runtime.model import Completion, ModelClient
+from maisa.runtime.planning import PlanAttempt, PlanNotDrafted, draft_plan
 from maisa.runtime.progress import Progress
 from maisa.runtime.prompting import (
     Failure,
     Messages,
     as_reply,
     fix_messages,
-    plan_messages,
     step_messages,
     transcript,
 )
-from maisa.runtime.reply import parse_plan, parse_reply
+from maisa.runtime.reply import parse_reply
 from maisa.runtime.usage import UsageMeter
 from maisa.runtime.validate import StepRules, format_rejections, validate_step
 from maisa.sandbox.base import Session, StepOutcome, StepStatus, ToolCall
@@ -237,32 +237,32 @@ class RunLoop:
         return completion
 
     def _draft_plan(self) -> None:
-        base = plan_messages(self.compiled, self.inputs)
-        messages = base
-        last = 1 + self.limits.max_retries
-        for attempt in range(1, last + 1):
+        attempt = 1
+
+        def ask(messages: Messages) -> Completion:
             self.progress.attempt_started(0, attempt, PLAN_STEP, "model")
-            started = time.monotonic()
-            completion = self._ask(messages, 0)
-            steps = parse_plan(completion.text)[: self.limits.max_steps]
-            status = "OK" if steps else "MODEL_ERROR"
-            error = None if steps else "the reply had no numbered list of steps"
-            self.progress.attempt_finished(0, attempt, status, time.monotonic() - started, error)
-            if steps:
-                self.plan = steps
-                self.store.set_plan(self.run_id, steps)
-                self.progress.plan_changed(steps, "drafted by the model")
-                return
-            messages = [
-                *base,
-                {"role": "assistant", "content": completion.text or ""},
-                {"role": "user", "content": "That was not a numbered list. Reply with the "
-                 "plan as a numbered list (1. ..., 2. ...), one short step per line."},
-            ]  # fmt: skip
-        raise RunFailure(
-            f"the model did not draft a plan (a numbered list) after {last} attempt(s); "
-            f"its last reply began: {(completion.text or '')[:200]!r}"
-        )
+            return self._ask(messages, 0)
+
+        def seen(result: PlanAttempt) -> None:
+            nonlocal attempt
+            error = None if result.steps else "the reply had no numbered list of steps"
+            status = "OK" if result.steps else "MODEL_ERROR"
+            self.progress.attempt_finished(0, result.attempt, status, 0.0, error)
+            attempt = result.attempt + 1
+
+        try:
+            steps = draft_plan(
+                self.compiled,
+                ask,
+                inputs=self.inputs,
+                attempts=1 + self.limits.max_retries,
+                on_attempt=seen,
+            )
+        except PlanNotDrafted as exc:
+            raise RunFailure(exc.message) from None
+        self.plan = steps
+        self.store.set_plan(self.run_id, steps)
+        self.progress.plan_changed(steps, "drafted by the model")
 
     # executing --------------------------------------------------------------------------------
     def _try(

@@ -105,14 +105,16 @@ def fix_messages(
     ]
 
 
-def plan_messages(compiled: CompiledWorker, inputs: dict[str, Any]) -> Messages:
-    """The request to draft a plan, for a spec without `steps`."""
+def plan_messages(compiled: CompiledWorker, inputs: dict[str, Any] | None) -> Messages:
+    """The request to draft a plan, for a spec without `steps` (inputs None: at compile time)."""
     budget = ContextBudget()
-    prompt = render(
-        "plan.j2",
-        inputs=input_lines(inputs, compiled.input_schema, budget),
-        max_steps=compiled.spec.limits.max_steps,
-    )
+    if inputs is None:
+        properties = compiled.input_schema.get("properties", {})
+        lines = [f"inputs[{name!r}]: {p.get('description') or p.get('type', 'any')}"
+                 for name, p in properties.items()]  # fmt: skip
+    else:
+        lines = input_lines(inputs, compiled.input_schema, budget)
+    prompt = render("plan.j2", inputs=lines, max_steps=compiled.spec.limits.max_steps)
     return [
         {"role": "system", "content": compiled.system_prompt},
         {"role": "user", "content": prompt},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from maisa.runtime.reply import parse_plan, parse_reply
 
 
@@ -35,3 +37,26 @@ def test_plan_is_read_from_a_numbered_list():
     text = "Here is the plan:\n1. Read the email\n2) Extract the text\n\n3. Finish\nThanks"
     assert parse_plan(text) == ["Read the email", "Extract the text", "Finish"]
     assert parse_plan("no list here") == []
+
+
+def test_a_plan_can_be_drafted_without_a_run(scripted_model, tmp_path):
+    from maisa.compiler import compile_spec
+    from maisa.runtime.model import ModelClient, ModelSettings
+    from maisa.runtime.planning import PlanNotDrafted, draft_plan
+
+    spec = tmp_path / "w.yaml"
+    spec.write_text(
+        "apiVersion: maisa/v1\nkind: Worker\nname: w\ngoal: Greet.\n"
+        "inputs: {who: {type: string, description: the person to greet}}\n"
+    )
+    compiled = compile_spec(spec)
+    client = ModelClient(ModelSettings(model="scripted", base_url=scripted_model.url))
+    scripted_model.load(["no list", "1. Build the greeting\n2. Finish with it"])
+    assert draft_plan(compiled, client.complete, attempts=2) == [
+        "Build the greeting",
+        "Finish with it",
+    ]
+    assert "inputs['who']: the person to greet" in scripted_model.requests[0].last_user_message
+    scripted_model.load(["still no list"])
+    with pytest.raises(PlanNotDrafted, match="did not draft a plan"):
+        draft_plan(compiled, client.complete)
