@@ -40,11 +40,17 @@ def parse_since(value: str, *, now: datetime | None = None) -> datetime:
     type=click.Choice([s.value for s in RunStatus], case_sensitive=False),
     help="Only runs with this status.",
 )
-@click.option("--since", help="Only runs created since an ISO date/time or an age (1h, 2d).")
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--since", metavar="WHEN", help="Only runs created since an ISO date/time or an age (1h, 2d)."
+)
+@click.option(
+    "--limit", "-n", type=click.IntRange(min=1), default=50, show_default=True, help="At most N."
+)
+@click.option(
+    "--offset", type=click.IntRange(min=0), default=0, show_default=True, help="Skip the first N."
+)
 @click.option("--json", "as_json", is_flag=True, help="The runs as a JSON list on stdout.")
-@click.option("--db", "db_url", help=DB_HELP)
+@click.option("--db", "db_url", metavar="URL", help=DB_HELP)
 def runs_command(
     worker: str | None,
     status: str | None,

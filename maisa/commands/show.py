@@ -15,7 +15,7 @@ DB_HELP = "Store URL (default: $MAISA_DATABASE_URL or .maisa/maisa.db)."
 @click.argument("run_ref", metavar="RUN")
 @click.option("--json", "as_json", is_flag=True, help="The whole run record as JSON on stdout.")
 @click.option("--prompts", is_flag=True, help="Also show each step's prompt and model reply.")
-@click.option("--db", "db_url", help=DB_HELP)
+@click.option("--db", "db_url", metavar="URL", help=DB_HELP)
 def show_command(run_ref: str, as_json: bool, prompts: bool, db_url: str | None) -> None:
     """Show a run's Chain-of-Work. RUN is a run id, or `last` for the newest run."""
     from maisa.commands.chain_view import reap

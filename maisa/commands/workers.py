@@ -67,7 +67,7 @@ def group_workers(summaries: list[WorkerSummary]) -> list[WorkerGroup]:
 
 @click.command("workers")
 @click.option("--json", "as_json", is_flag=True, help="The workers as a JSON list on stdout.")
-@click.option("--db", "db_url", help=DB_HELP)
+@click.option("--db", "db_url", metavar="URL", help=DB_HELP)
 def workers_command(as_json: bool, db_url: str | None) -> None:
     """List workers: versions, fingerprints, number of runs, last run."""
     from maisa.commands.chain_view import print_plain
