@@ -109,7 +109,15 @@ def read_lock(path: Path | str) -> Lock:
 
 def parse_lock(text: str, path: Path | str = "<lock>") -> Lock:
     """Parse a lockfile's text (see read_lock)."""
-    data, locate = _load_mapping(text, path)
+    fast = _fast_mapping(text)
+    if fast is None:  # something is off: the located loader says what, and where
+        data, locate = _load_mapping(text, path)
+    else:
+        data = fast
+
+        def locate(loc: tuple[Any, ...]) -> tuple[int, int]:
+            return _load_mapping(text, path)[1](loc)
+
     version = data.get("lock_version")
     if isinstance(version, int) and not isinstance(version, bool) and version > LOCK_VERSION:
         line, col = locate(("lock_version",))
@@ -131,6 +139,30 @@ def parse_lock(text: str, path: Path | str = "<lock>") -> Lock:
         line, col = locate(("lock_version",))
         raise LockError(f"{path}:{line}:{col}: lock_version must be >= 1")
     return lock
+
+
+def _fast_mapping(text: str) -> dict[str, Any] | None:
+    """The lock's data through libyaml when it is a clean mapping (no duplicate keys), else None.
+
+    Every run reads the lock, so the common case skips the slower located loader,
+    which is only needed to place an error.
+    """
+    loader_class = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    loader = loader_class(text)
+    try:
+        root = loader.get_single_node()
+        if not isinstance(root, yaml.MappingNode):
+            return None
+        for node in _mappings(root):
+            keys = [key.value for key, _ in node.value]
+            if len(keys) != len(set(keys)) or any(k == "<<" for k in keys):
+                return None
+        data = loader.construct_document(root)
+    except yaml.YAMLError:
+        return None
+    finally:
+        loader.dispose()
+    return data if isinstance(data, dict) else None
 
 
 def _load_mapping(text: str, path: Path | str) -> tuple[dict[str, Any], Locator]:
