@@ -163,6 +163,7 @@ def _generate(
             f"locked {written}: revision {lock.revision}, {len(lock.steps)} steps, "
             f"from run {result.run_id} ({lock.locked_from.model})",
             markup=False,
+            soft_wrap=True,
         )
     if lock is None:
         if not as_json:

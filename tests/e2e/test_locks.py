@@ -145,6 +145,49 @@ def test_maisa_lock_writes_a_truthful_lock_beside_the_spec(sqlite_project: Proje
     run = sqlite_project.stored_run(lock.locked_from.run)  # type: ignore[arg-type]
     assert run.status == RunStatus.SUCCEEDED and run.mode == RunMode.GENERATED
     assert [s.code for s in run.steps] == [s.code for s in lock.steps]
+    store = open_store(sqlite_project.store_url)
+    try:
+        recorded = store.get_lock("totals")
+    finally:
+        store.close()
+    assert recorded is not None
+    assert (recorded.revision, recorded.source_run, recorded.fingerprint) == (
+        1,
+        run.id,
+        lock.fingerprint,
+    )
+    assert recorded.content == sqlite_project.lock.read_text()
+
+
+def test_maisa_lock_json_reports_the_lock_it_wrote(sqlite_project: Project) -> None:
+    project = sqlite_project
+    project.model.load([FIND, FINISH])
+    done = project.maisa("lock", "worker.yaml", "--input", "text=total: 1.00", "--json")
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert report["revision"] == 1 and report["steps"] == 2 and report["status"] == "SUCCEEDED"
+    assert report["lock"] == str(project.lock) and report["model_calls"] == 2
+    assert report["model"] == "scripted"  # $MAISA_MODEL in the test environment
+
+    done = project.maisa("lock", "--check", "worker.yaml", "--json")
+    assert done.returncode == 0
+    assert json.loads(done.stdout) == {
+        "lock": str(project.lock),
+        "fresh": True,
+        "state": "fresh",
+        "revision": 1,
+        "reasons": [],
+    }
+
+
+def test_a_failed_generation_writes_no_lock(sqlite_project: Project) -> None:
+    project = sqlite_project
+    broken = "Oops.\n```python\nraise ValueError('cannot parse')\n```"
+    project.model.load([broken] * 4)  # the first try and max_retries fixes, all failing
+    done = project.maisa("lock", "worker.yaml", "--input", "text=total: 1.00")
+    assert done.returncode == 1
+    assert "no lock written" in done.stderr
+    assert not project.lock.exists()
 
 
 def test_a_locked_run_replays_other_inputs_with_zero_model_requests(
