@@ -1,3 +1,3 @@
-"""maisa: digital workers that an LLM programs step by step, run in a sandbox, audited and locked."""
+"""maisa: digital workers that an LLM programs step by step, sandboxed, audited and locked."""
 
 __version__ = "0.1.0"
