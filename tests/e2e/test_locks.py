@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from maisa.runtime.lockfile import read_lock
 from maisa.sandbox.base import Sandbox
@@ -431,3 +432,87 @@ def test_the_committed_example_locks_are_fresh() -> None:
     assert done.returncode == 0, (
         done.stdout + done.stderr + "\nre-make the lock with: bash examples/facturas/make_lock.sh"
     )
+
+
+# --- healing the invoice lock on an email format its code does not handle -------------------
+
+
+def odd_invoice_email(path: Path) -> Path:
+    """An invoice whose total reads `Total a pagar: 1.234,56 EUR`, not `TOTAL FACTURA ... €`."""
+    from email.message import EmailMessage
+
+    from fpdf import FPDF
+
+    pdf = FPDF(format="A4")
+    pdf.add_page()
+    pdf.set_font("helvetica", "B", 16)
+    pdf.cell(0, 9, "Imprenta Ruiz S.L.", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("helvetica", "", 10)
+    pdf.cell(0, 5, "CIF: B-12345674", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, "Factura 77/2026", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 5, "Total a pagar: 1.234,56 EUR", new_x="LMARGIN", new_y="NEXT")
+    message = EmailMessage()
+    message["From"] = "Imprenta Ruiz <facturas@imprenta-ruiz.example>"
+    message["To"] = "facturas@maisa-demo.es"
+    message["Subject"] = "Factura 77/2026"
+    message.set_content("Adjuntamos la factura.\n")
+    message.add_attachment(
+        bytes(pdf.output()), maintype="application", subtype="pdf", filename="f77.pdf"
+    )
+    path.write_bytes(message.as_bytes())
+    return path
+
+
+def test_healing_the_invoice_lock_on_a_new_total_format_writes_revision_2(
+    tmp_path: Path,
+    scripted_model: ScriptedModelServer,
+    model_env: dict[str, str],
+    sqlite_store_url: str,
+) -> None:
+    sandbox_backend("bwrap")
+    root = tmp_path / "facturas"
+    project = make_project(root, "bwrap", sqlite_store_url, scripted_model, model_env)
+    for name in ("worker.yaml", "tools", "emails"):
+        source = FACTURAS / name
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, root / name)
+    project.env["INVOICES_DB_URL"] = f"sqlite://{tmp_path}/inv.db"
+    odd = odd_invoice_email(root / "odd.eml")
+    script = yaml.safe_load((FACTURAS / "scripted-model.yaml").read_text())["replies"]
+
+    scripted_model.load(script)
+    email = "email=emails/01-suministros-levante.eml"
+    assert project.maisa("lock", "worker.yaml", "--input", email).returncode == 0
+
+    scripted_model.load([])
+    done, out = project.run("--input", f"email={odd}", "--lock")
+    assert done.returncode == 1 and "locked step 2 failed" in out["error"]
+
+    # The model fixes step 2 (both total formats); steps 3-5 are then written again.
+    fixed = script[1].replace(
+        r"r'TOTAL FACTURA\s+([\d.]+,\d{2})\s*€'",
+        r"r'(?:TOTAL FACTURA|Total a pagar:)\s+([\d.]+,\d{2})\s*(?:€|EUR)'",
+    )
+    assert fixed != script[1]
+    scripted_model.load([fixed, *script[2:]])
+    done, out = project.run("--input", f"email={odd}", "--heal")
+    assert done.returncode == 0, done.stderr
+    assert out["mode"] == "healed" and len(scripted_model.requests) == 4
+    odd_result = {
+        "nif": "B12345674",
+        "importe": 1234.56,
+        "proveedor": "Imprenta Ruiz S.L.",
+        "valido": True,
+    }
+    assert out["result"] == odd_result
+    lock = read_lock(project.lock)
+    assert (lock.revision, lock.locked_from.run) == (2, out["run_id"])
+    assert "Total a pagar" in lock.steps[1].code
+
+    # Revision 2 serves the new format and the old ones, with no model.
+    scripted_model.load([])
+    old_format = root / "emails" / "02-papeleria-martinez.eml"
+    for email_path, expected in [(odd, odd_result), (old_format, EXPECTED[old_format.stem])]:
+        done, out = project.run("--input", f"email={email_path}", "--lock")
+        assert done.returncode == 0, done.stderr
+        assert out["result"] == expected and out["lock_revision"] == 2
+    assert scripted_model.requests == []
