@@ -6,7 +6,8 @@ Isolation, outermost first:
   RLIMIT_NPROC is a per-session process cap, and no two sessions (nor the host) share a uid;
 - rlimits: data (a MemoryError before the cgroup's kill), file size, no core dumps, few fds;
 - bwrap: every namespace unshared (network included), uid/gid 65534 inside, no capabilities,
-  no nested user namespaces, new session (no TTY injection), dies with its parent;
+  no nested user namespaces, new session (no TTY injection), dies with its parent, and a
+  seccomp deny list (`seccomp.py`) like Docker's default profile;
 - a filesystem made only of the read-only Python runtime, synthesised /etc/passwd and
   /etc/group, fresh /proc, /dev and size-bounded tmpfs for /tmp and the scratch cwd /work.
 """
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maisa.errors import SandboxError, SandboxUnavailable
-from maisa.sandbox import bwrap_runtime, cgroups
+from maisa.sandbox import bwrap_runtime, cgroups, seccomp
 from maisa.sandbox.base import DEFAULT_PIDS_LIMIT, DEFAULT_SCRATCH_SIZE, StepStatus
 from maisa.sandbox.session import ChannelSession
 from maisa.sandbox.transport import PipeTransport
@@ -130,8 +131,12 @@ class BwrapSession(ChannelSession):
         outer_uid = None
         if os.geteuid() == 0:
             outer_uid = SESSION_UID_BASE + random.randrange(SESSION_UID_SPAN)
-        data_fds = [_data_fd(text) for text in _inside_files()]
-        command = [bwrap, *_bwrap_args(runtime, data_fds), *_harness_command(runtime)]
+        data_fds = [_data_fd(text.encode()) for text in _inside_files()]
+        args = _bwrap_args(runtime, data_fds)
+        if (program := seccomp.program()) is not None:
+            data_fds.append(_data_fd(program))
+            args += ["--seccomp", str(data_fds[-1])]
+        command = [bwrap, *args, *_harness_command(runtime)]
         try:
             process = subprocess.Popen(
                 command,
@@ -204,10 +209,9 @@ def _inside_files() -> list[str]:
     ]
 
 
-def _data_fd(text: str) -> int:
-    """A pipe's read end holding `text`, for bwrap's --ro-bind-data (files made, not bound)."""
+def _data_fd(data: bytes) -> int:
+    """A pipe's read end holding `data`, for bwrap's --ro-bind-data and --seccomp."""
     read_fd, write_fd = os.pipe()
-    data = text.encode()
     if len(data) > 60_000:  # must fit in the pipe buffer: nobody reads before bwrap starts
         raise SandboxError(f"internal: a sandbox file of {len(data)} bytes is too large")
     os.write(write_fd, data)
@@ -216,7 +220,7 @@ def _data_fd(text: str) -> int:
 
 
 def _bwrap_args(runtime: bwrap_runtime.Runtime, data_fds: list[int]) -> list[str]:
-    channel_fd, harness_fd, passwd_fd, group_fd = data_fds
+    channel_fd, harness_fd, passwd_fd, group_fd = data_fds[:4]
     args = [
         "--unshare-all",
         "--unshare-user",

@@ -201,7 +201,10 @@ class DockerSession(ChannelSession):
             return StepStatus.CRASHED, f"the sandbox container vanished: {exc}"
         if state.get("OOMKilled"):
             return StepStatus.KILLED_OOM, "the session ran out of memory and was killed"
-        return StepStatus.CRASHED, f"the interpreter died (exit status {state.get('ExitCode')})"
+        code = state.get("ExitCode")
+        if not isinstance(code, int) or not 0 <= code <= 255:  # the engine lost track of it
+            code = f"unknown; engine says {state.get('Status')!r} {state.get('Error') or ''}"
+        return StepStatus.CRASHED, f"the interpreter died (exit status {code})"
 
     def _kill(self) -> None:
         if self._removed:

@@ -19,7 +19,6 @@ import resource
 import signal
 import sys
 import time
-import traceback
 import types
 
 try:
@@ -342,6 +341,8 @@ def _format_error(exc: BaseException) -> str:
     tb = exc.__traceback__
     while tb is not None and tb.tb_frame.f_code.co_filename != STEP_FILENAME:
         tb = tb.tb_next
+    import traceback  # only on errors: it costs milliseconds of every session's start
+
     return "".join(traceback.format_exception(type(exc), exc, tb))
 
 
@@ -400,6 +401,8 @@ def main() -> None:
     try:
         harness.serve()
     except BaseException:  # a harness bug (or a step that broke it): tell the host why
+        import traceback
+
         os.write(diagnostics, traceback.format_exc().encode("utf-8", "replace")[-8000:])
         raise SystemExit(70) from None
 

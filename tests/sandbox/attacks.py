@@ -421,6 +421,25 @@ ATTACKS: tuple[Attack, ...] = (
         ),
     ),
     Attack(
+        "kernel_interfaces_behind_seccomp",
+        (
+            _code("""
+            import ctypes
+            libc = ctypes.CDLL(None, use_errno=True)
+            calls = {{
+                'keyctl': (250, 0, -3, 0, 0, 0),
+                'add_key': (248, b'user', b'k', b'v', 1, -3),
+                'bpf': (321, 0, 0, 0),
+                'userfaultfd': (323, 0),
+                'perf_event_open': (298, 0, 0, -1, -1, 0),
+                'io_uring_setup': (425, 1, 0),
+            }}
+            rc = {{name: libc.syscall(*args) for name, args in calls.items()}}
+            print('ESCAPED' if any(v >= 0 for v in rc.values()) else 'BLOCKED', rc)
+            """),
+        ),
+    ),
+    Attack(
         "capabilities_are_empty",
         (
             _code("""
