@@ -66,7 +66,7 @@ class LockedStep(_Strict):
 class Lock(_Strict):
     """A lockfile's content, exactly the DESIGN §7 format."""
 
-    lock_version: int
+    lock_version: int = Field(ge=1, le=LOCK_VERSION, strict=True)
     worker: LockedWorker
     fingerprint: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
     revision: int = Field(ge=1)
@@ -135,9 +135,6 @@ def parse_lock(text: str, path: Path | str = "<lock>") -> Lock:
             where = ".".join(str(p) for p in error["loc"]) or "(top level)"
             problems.append(f"{path}:{line}:{col}: {where}: {error['msg']}")
         raise LockError("\n".join(problems), hint=_relock_hint(path)) from None
-    if lock.lock_version < 1:
-        line, col = locate(("lock_version",))
-        raise LockError(f"{path}:{line}:{col}: lock_version must be >= 1")
     return lock
 
 
@@ -167,53 +164,12 @@ def _fast_mapping(text: str) -> dict[str, Any] | None:
 
 def _load_mapping(text: str, path: Path | str) -> tuple[dict[str, Any], Locator]:
     """YAML -> (mapping, locate), duplicate keys refused, errors as LockError at line:col."""
+    from maisa.specs.loader import load_yaml_mapping
+
     try:
-        from maisa.specs.loader import load_yaml_mapping
-    except ImportError:
-        load_yaml_mapping = None
-    if load_yaml_mapping is not None:
-        try:
-            return load_yaml_mapping(Path(path), text)
-        except SpecError as exc:
-            raise LockError(exc.message, hint=_relock_hint(path)) from None
-    return _fallback_load(text, path)
-
-
-def _fallback_load(text: str, path: Path | str) -> tuple[dict[str, Any], Locator]:
-    # Used only until maisa.specs.loader.load_yaml_mapping exists; same contract, smaller.
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-        raise LockError(f"{path}:{line}:{col}: invalid YAML: {exc.problem}") from None
-    except yaml.YAMLError as exc:
-        raise LockError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict) or root is None:
-        raise LockError(f"{path}:1:1: a lockfile must be a YAML mapping")
-    for node in _mappings(root):
-        seen: set[Any] = set()
-        for key, _ in node.value:
-            if key.value in seen:
-                line, col = key.start_mark.line + 1, key.start_mark.column + 1
-                raise LockError(f"{path}:{line}:{col}: duplicate key {key.value!r}")
-            seen.add(key.value)
-
-    def locate(loc: tuple[Any, ...]) -> tuple[int, int]:
-        node = root
-        for part in loc:
-            child = None
-            if isinstance(node, yaml.MappingNode):
-                child = next((v for k, v in node.value if k.value == str(part)), None)
-            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-                child = node.value[part] if 0 <= part < len(node.value) else None
-            if child is None:
-                break
-            node = child
-        return node.start_mark.line + 1, node.start_mark.column + 1
-
-    return data, locate
+        return load_yaml_mapping(Path(path), text)
+    except SpecError as exc:
+        raise LockError(exc.message, hint=_relock_hint(path)) from None
 
 
 def _mappings(node: yaml.Node) -> Iterator[yaml.MappingNode]:

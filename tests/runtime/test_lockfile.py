@@ -245,3 +245,18 @@ def test_steps_are_numbered_from_one_without_gaps(tmp_path: Path) -> None:
 
 def replace_number(step: LockedStep, number: int) -> LockedStep:
     return step.model_copy(update={"number": number})
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "empty"),
+        ("- a list\n", "expected a mapping"),
+        ("lock_version: '1'\n", "lock_version: Input should be a valid integer"),
+        ("lock_version: 0\n", "lock_version: Input should be greater than or equal to 1"),
+    ],
+)
+def test_documents_that_are_not_a_lock_are_refused_with_the_reason(text: str, says: str) -> None:
+    with pytest.raises(LockError, match=says) as caught:
+        parse_lock(text, "w.lock")
+    assert caught.value.message.startswith("w.lock:1:")
