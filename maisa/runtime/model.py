@@ -88,6 +88,7 @@ class Completion:
     usage_estimated: bool  # the endpoint reported no usage; counts are estimates
     duration_s: float  # wall time including retries and backoff
     attempts: int  # HTTP requests made for this completion
+    model: str | None = None  # the model the endpoint says answered (may differ from asked)
 
 
 @dataclass
@@ -117,6 +118,7 @@ class ModelClient:
     ) -> None:
         self.settings = settings
         self.usage = Usage()
+        self.served_by: str | None = None  # the model name the endpoint last reported
         self._sleep = sleep
         self._rng = rng or random.Random()
         self._client = openai.OpenAI(
@@ -157,6 +159,7 @@ class ModelClient:
             self.usage.completion_tokens += result.completion_tokens
             self.usage.time_s += duration
             self.usage.estimated |= result.usage_estimated
+            self.served_by = result.model or self.served_by
             return result
 
     def _backoff(self, attempt: int) -> float:
@@ -197,9 +200,11 @@ class ModelClient:
         message = choices[0].message
         text = message.content or ""
         refusal = getattr(message, "refusal", None)
+        served = getattr(response, "model", None)
         usage = getattr(response, "usage", None)
         if usage is not None and usage.prompt_tokens is not None:
             return {
+                "model": served if isinstance(served, str) and served else None,
                 "text": text,
                 "refusal": refusal,
                 "prompt_tokens": int(usage.prompt_tokens),
@@ -207,6 +212,7 @@ class ModelClient:
                 "usage_estimated": False,
             }
         return {
+            "model": served if isinstance(served, str) and served else None,
             "text": text,
             "refusal": refusal,
             "prompt_tokens": estimate_message_tokens(messages),

@@ -71,7 +71,7 @@ class RunResult:
     model_calls: int
     prompt_tokens: int
     completion_tokens: int
-    model_name: str | None = None  # the model that wrote code in this run (None: no model)
+    model_name: str | None = None  # who wrote code in this run, as the endpoint named itself
     lock_revision: int | None = None
     duration_s: float = 0.0
 
@@ -179,7 +179,7 @@ def execute_run(
         model_calls=usage.total.calls,
         prompt_tokens=usage.total.prompt_tokens,
         completion_tokens=usage.total.completion_tokens,
-        model_name=model.name if model is not None and usage.total.calls else None,
+        model_name=(model.served_by or model.name) if model and usage.total.calls else None,
         lock_revision=request.lock_revision,
         duration_s=time.monotonic() - started,
     )

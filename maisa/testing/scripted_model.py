@@ -23,6 +23,9 @@ the script and clears the record.
     python3 -m maisa.testing.scripted_model SCRIPT.yaml [--port N] [--loop]
 
 prints the base URL (`http://127.0.0.1:N/v1`) on stdout once it listens.
+Responses name the model `scripted: SCRIPT.yaml` (or `--model-name`), not
+the one requested, as a real endpoint reports the model that answered; so
+a lock made with it says truthfully that it was written by a script.
 """
 
 from __future__ import annotations
@@ -355,14 +358,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--loop", action="store_true", help="restart the script when it runs out")
-    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME)
+    parser.add_argument(
+        "--model-name", help="the model name to report (default: scripted: SCRIPT's file name)"
+    )
     args = parser.parse_args(argv)
     try:
         script = load_script(args.script, loop=args.loop)
     except ScriptError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    server = ScriptedModelServer(script, host=args.host, port=args.port, model_name=args.model_name)
+    name = args.model_name or f"{DEFAULT_MODEL_NAME}: {args.script.name}"
+    server = ScriptedModelServer(script, host=args.host, port=args.port, model_name=name)
     print(server.url, flush=True)
     print(
         f"scripted model: {len(script.replies)} replies from {args.script} at {server.url}",

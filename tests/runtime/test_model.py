@@ -32,6 +32,7 @@ def test_a_reply_counts_tokens_per_call_and_per_client(scripted_model):
     first = client.complete(MESSAGES)
     client.complete(MESSAGES)
     assert first.text == "one" and not first.usage_estimated and first.attempts == 1
+    assert first.model == client.served_by == "scripted"  # as the endpoint names itself
     assert client.usage.calls == 2
     assert client.usage.prompt_tokens == 2 * first.prompt_tokens > 0
     assert client.usage.completion_tokens > 0

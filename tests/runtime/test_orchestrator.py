@@ -18,7 +18,7 @@ FINISH = code("finish({'total': total})")
 def test_a_run_that_succeeds_first_time_records_every_step(runs):
     result = runs.run(runs.worker(), [SUM, FINISH])
     assert result.status is RunStatus.SUCCEEDED and result.result == {"total": 1234}
-    assert result.mode is RunMode.GENERATED
+    assert result.mode is RunMode.GENERATED and result.model_name == "scripted"
     assert [s.code for s in result.steps] == [
         "total = inputs['a'] + inputs['b']\nprint('total is', total)\n",
         "finish({'total': total})\n",
@@ -156,6 +156,7 @@ def test_frozen_steps_replay_without_any_model_call(runs):
     result = runs.run(runs.worker(), [], {"a": 5000, "b": 6000}, frozen=frozen, with_model=False)
     assert result.status is RunStatus.SUCCEEDED and result.result == {"total": 11000}
     assert result.mode is RunMode.LOCKED and result.model_calls == 0
+    assert result.model_name is None
     assert runs.server.requests == []
     record = runs.record(result.run_id)
     assert record.steps[0].prompt is None and record.lock_revision == 1

@@ -101,6 +101,7 @@ def test_command_line_server_prints_its_url_and_answers(tmp_path):
             model="m", messages=[{"role": "user", "content": "hi"}]
         )
         assert reply.choices[0].message.content == "hello from a file"
+        assert reply.model == "scripted: script.yaml"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
