@@ -17,6 +17,8 @@ mode but `none`: overwriting it could destroy something this maisa cannot read.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +27,7 @@ from maisa.errors import LockError, UsageError
 from maisa.runtime.lockfile import (
     Freshness,
     Lock,
+    NewerLockError,
     dump_lock,
     freshness,
     lock_path,
@@ -152,9 +155,11 @@ def after_run(
         return None
     path = plan.path or lock_path(compiled.spec_path)
     new = make_lock(compiled, result, None, model_name or used_model_name(compiled, result))
-    revision = next_revision(path, plan.lock, store, compiled.spec.name)
-    new = new.model_copy(update={"revision": revision})
-    write_lock(path, new)
+    with _directory_locked(path.parent):
+        # Two runs finishing at once get consecutive revisions, not the same one twice.
+        revision = next_revision(path, plan.lock, store, compiled.spec.name)
+        new = new.model_copy(update={"revision": revision})
+        write_lock(path, new)
     if store is not None:
         store.save_lock(
             LockRecord(
@@ -173,6 +178,8 @@ def next_revision(path: Path, previous: Lock | None, store: Store | None, worker
     known = [previous.revision] if previous else [0]
     try:
         known.append(read_lock(path).revision)
+    except NewerLockError:
+        raise  # replaced by a newer maisa while this run went on: leave it alone
     except LockError:
         pass  # missing or unreadable now: the plan already refused unreadable ones
     if store is not None:
@@ -180,6 +187,23 @@ def next_revision(path: Path, previous: Lock | None, store: Store | None, worker
         if stored is not None:
             known.append(stored.revision)
     return max(known) + 1
+
+
+@contextmanager
+def _directory_locked(directory: Path) -> Iterator[None]:
+    """An exclusive advisory lock on a directory (POSIX flock; a no-op where unavailable)."""
+    try:
+        import fcntl
+
+        fd = os.open(directory, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the flock
 
 
 def used_model_name(compiled: CompiledWorker, result: Any) -> str:

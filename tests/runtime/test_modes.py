@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -233,3 +234,26 @@ def test_runs_that_must_not_touch_the_lock_leave_it_byte_identical(
     shelf = LockShelf()
     assert after_run(compiled, plan, Result(11, status, mode), shelf) is None
     assert path.read_bytes() == before and shelf.saved == []
+
+
+def test_runs_finishing_at_once_get_distinct_consecutive_revisions(
+    compiled: CompiledWorker,
+) -> None:
+    shelf = LockShelf()
+    plan = plan_run(compiled, lock="auto")
+    results = [Result(n, RunStatus.SUCCEEDED, RunMode.GENERATED) for n in range(1, 9)]
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda r: after_run(compiled, plan, r, shelf), results))
+    assert sorted(r.revision for r in shelf.saved) == list(range(1, 9))
+    assert read_lock(lock_path(compiled.spec_path)).revision == 8
+
+
+def test_a_lock_replaced_by_a_newer_maisa_during_the_run_is_not_overwritten(
+    compiled: CompiledWorker,
+) -> None:
+    plan = plan_run(compiled, lock="auto")
+    path = lock_path(compiled.spec_path)
+    path.write_text("lock_version: 2\n")
+    with pytest.raises(LockError, match="newer"):
+        after_run(compiled, plan, Result(1, RunStatus.SUCCEEDED, RunMode.GENERATED), None)
+    assert path.read_text() == "lock_version: 2\n"
