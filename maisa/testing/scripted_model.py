@@ -244,7 +244,7 @@ def _completion_body(server: ScriptedModelServer, request: Any, reply: ScriptedR
         "id": f"chatcmpl-scripted-{time.time_ns()}",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": (request.get("model") if isinstance(request, dict) else None) or server.model_name,
+        "model": server.model_name,  # who really answered, as a real endpoint reports it
         "choices": [
             {
                 "index": 0,
