@@ -9,7 +9,6 @@ store as soon as it ends.
 from __future__ import annotations
 
 import hashlib
-import keyword
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from maisa.compiler.compiled import CompiledWorker
 from maisa.compiler.inputs import validate_result
 from maisa.runtime.context import StepView, defined_names
+from maisa.runtime.keeper import SessionKeeper
 from maisa.runtime.model import Completion, ModelClient
 from maisa.runtime.planning import PlanAttempt, PlanNotDrafted, draft_plan
 from maisa.runtime.progress import Progress
@@ -38,7 +38,6 @@ from maisa.store.records import RunMode, StepRecord, ToolCallRecord
 
 EXTRA_STEP = "Complete the goal and call finish(result)"
 PLAN_STEP = "Draft the plan"  # shown as step 0 in progress; the plan is recorded with set_plan
-CLEANUP_TIMEOUT_S = 5.0
 
 
 class RunFailure(Exception):
@@ -88,26 +87,24 @@ class RunLoop:
         self.store = store
         self.model = model
         self.progress = progress
-        self._open_session = open_session
-        self._take_calls = take_calls
         self.mode = mode
         self.rules = StepRules.for_compiled(compiled, inputs)
         self.plan: list[str] = list(compiled.plan)
         self.deadline = (started or time.monotonic()) + self.limits.run_timeout
         self.accepted: list[Accepted] = []
         self.views: list[StepView] = []
-        self.snapshot: dict[str, Any] = {}
         self.usage = usage
         self.current_step = 0
-        self.session = self._open_session()
-        self.session.set_variables({"inputs": inputs})
+        self.keeper = SessionKeeper(open_session, take_calls, inputs, progress)
+
+    @property
+    def snapshot(self) -> dict[str, Any]:
+        """The variables after the last accepted step (what a reopened session gets back)."""
+        return self.keeper.snapshot
 
     # lifecycle --------------------------------------------------------------------------------
     def close(self) -> None:
-        try:
-            self.session.close()
-        except Exception:  # noqa: BLE001 (closing must never mask the run's own outcome)
-            pass
+        self.keeper.close()
 
     def run(self, frozen: list[Any], heal: bool) -> Any:
         """Execute the run; returns the finish() result or raises RunFailure."""
@@ -277,7 +274,7 @@ class RunLoop:
     ) -> tuple[Failure | None, StepOutcome]:
         """Run `code` as an attempt, judge it, record it; on success the step is accepted."""
         before = self.snapshot
-        outcome, calls = self._execute(code)
+        outcome, calls = self.keeper.run(code, min(self.limits.step_timeout, self._remaining()))
         failure: Failure | None = None
         if outcome.status is not StepStatus.OK:
             failure = Failure(str(outcome.status), outcome.error or str(outcome.status), "")
@@ -322,45 +319,10 @@ class RunLoop:
                     defined_names(before, outcome.variables),
                 )
             )
-            self.snapshot = dict(outcome.variables)
+            self.keeper.snapshot = dict(outcome.variables)
             return None, outcome
-        discarded = self._discard(outcome)
+        discarded = self.keeper.discard(outcome)
         return Failure(failure.kind, failure.error, "", outcome.stdout, discarded), outcome
-
-    def _execute(self, code: str) -> tuple[StepOutcome, list[ToolCall]]:
-        timeout = min(self.limits.step_timeout, self._remaining())
-        outcome = self.session.run(code, timeout)
-        recorded = self._take_calls()
-        calls = list(outcome.tool_calls) or recorded
-        if not getattr(self.session, "alive", True):
-            self._reopen()
-        return outcome, calls
-
-    def _reopen(self) -> None:
-        self.close()
-        self.session = self._open_session()
-        self.session.set_variables({"inputs": self.inputs, **self.snapshot})
-        self.progress.note(
-            f"the sandbox session ended; reopened it with the variables of step "
-            f"{self.accepted[-1].number if self.accepted else 0} restored"
-        )
-
-    def _discard(self, outcome: StepOutcome) -> tuple[str, ...]:
-        """Delete names a failed attempt created, so a fix cannot lean on a half-done step."""
-        if not getattr(self.session, "alive", True) or outcome.status is StepStatus.CRASHED:
-            return ()
-        new = [
-            name
-            for name in outcome.variables
-            if name not in self.snapshot and name.isidentifier() and not keyword.iskeyword(name)
-        ]
-        if not new:
-            return ()
-        self.session.run("del " + ", ".join(new) + "\n", CLEANUP_TIMEOUT_S)
-        self._take_calls()
-        if not getattr(self.session, "alive", True):
-            self._reopen()
-        return tuple(new)
 
     def _record_model_failure(
         self,
