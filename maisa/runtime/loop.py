@@ -16,6 +16,7 @@ from typing import Any
 
 from maisa.compiler.compiled import CompiledWorker
 from maisa.compiler.inputs import validate_result
+from maisa.errors import ModelUnavailable
 from maisa.runtime.context import StepView, defined_names
 from maisa.runtime.keeper import SessionKeeper
 from maisa.runtime.model import Completion, ModelClient
@@ -228,7 +229,11 @@ class RunLoop:
                 f"step {number} needs the model, but this run has none "
                 "(a locked run makes no model calls)"
             )
-        completion = self.model.complete(messages)
+        try:
+            completion = self.model.complete(messages, time_left=self._remaining())
+        except ModelUnavailable:
+            self._check_deadline()  # out of run time: that is the reason, not the endpoint
+            raise
         self.usage.add(completion.prompt_tokens, completion.completion_tokens)
         self._check_deadline()
         return completion

@@ -132,15 +132,24 @@ class ModelClient:
     def name(self) -> str:
         return self.settings.model
 
-    def complete(self, messages: list[dict[str, str]]) -> Completion:
-        """Send one chat request; retries transient failures, then raises ModelUnavailable."""
+    def complete(
+        self, messages: list[dict[str, str]], *, time_left: float | None = None
+    ) -> Completion:
+        """Send one chat request; retries transient failures, then raises ModelUnavailable.
+
+        `time_left` (seconds) bounds the whole call, retries included: a run's deadline.
+        """
         started = time.monotonic()
-        deadline = started + self.settings.retry_budget_s
+        budget = self.settings.retry_budget_s
+        if time_left is not None:
+            budget = min(budget, max(0.0, time_left))
+        deadline = started + budget
         attempt = 0
         while True:
             attempt += 1
+            timeout = max(0.001, min(self.settings.request_timeout_s, deadline - time.monotonic()))
             try:
-                completion = self._once(messages)
+                completion = self._once(messages, timeout)
             except _Transient as exc:
                 delay = self._backoff(attempt)
                 out_of_time = time.monotonic() + delay > deadline
@@ -168,11 +177,12 @@ class ModelClient:
         ceiling = min(settings.backoff_max_s, settings.backoff_base_s * 2 ** (attempt - 1))
         return self._rng.uniform(0, ceiling)
 
-    def _once(self, messages: list[dict[str, str]]) -> dict[str, Any]:
+    def _once(self, messages: list[dict[str, str]], timeout: float) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": self.settings.model,
             "messages": messages,
             "temperature": self.settings.temperature,
+            "timeout": timeout,
         }
         if self.settings.max_tokens:
             kwargs["max_tokens"] = self.settings.max_tokens
@@ -189,7 +199,7 @@ class ModelClient:
                 hint="check the model name, OPENAI_API_KEY and OPENAI_BASE_URL",
             ) from None
         except openai.APITimeoutError:
-            raise _Transient(f"no answer within {self.settings.request_timeout_s:g}s") from None
+            raise _Transient(f"no answer within {timeout:.3g}s") from None
         except openai.APIConnectionError as exc:
             raise _Transient(f"cannot connect: {exc.__cause__ or exc}") from None
         except (ValueError, openai.APIResponseValidationError) as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from maisa.errors import ModelUnavailable, UsageError
@@ -250,3 +252,12 @@ def test_tool_calls_are_recorded_under_their_step(runs):
     (call,) = runs.record(result.run_id).steps[0].tool_calls
     assert (call.tool, call.function, call.ok) == ("files", "write_text", True)
     assert (runs.tmp_path / ".maisa" / "workspaces" / str(result.run_id) / "note.txt").exists()
+
+
+def test_a_slow_model_is_cut_off_by_the_run_timeout(runs):
+    compiled = runs.worker(limits={"run_timeout": "1s"})
+    started = time.monotonic()
+    result = runs.run(compiled, [{"delay": 5, "reply": SUM}] * 3)
+    assert result.status is RunStatus.FAILED
+    assert "limits.run_timeout (1s)" in result.error
+    assert time.monotonic() - started < 4
