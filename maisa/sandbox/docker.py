@@ -11,7 +11,9 @@ removes it (forced), so nothing survives.
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from maisa.tools.broker import ToolBroker
 
 LABEL = "maisa.session"
+# A session's container that exited this long ago belongs to a host process that died without
+# closing it (its harness saw stdin EOF and exited): the next open removes it.
+ORPHAN_GRACE_S = 60.0
 SCRATCH = "/work"
 ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": SCRATCH}
 MAX_OPEN_FILES = 256
@@ -87,6 +92,7 @@ class DockerSandbox:
         import docker
 
         client = self.client()
+        _remove_orphans(client)
         session_id = uuid.uuid4().hex[:12]
         try:
             config = container_config(client, self.image, limits, session_id)
@@ -167,6 +173,30 @@ def host_options(limits: Limits) -> dict:
             Ulimit(name="nofile", soft=MAX_OPEN_FILES, hard=MAX_OPEN_FILES),
         ],
     }
+
+
+def _remove_orphans(client) -> None:
+    """Remove exited session containers left by host processes that died without closing."""
+    import docker
+
+    try:
+        exited = client.containers.list(
+            all=True, filters={"label": "maisa.sandbox=1", "status": "exited"}
+        )
+    except docker.errors.DockerException:
+        return
+    now = time.time()
+    for container in exited:
+        finished = container.attrs.get("State", {}).get("FinishedAt", "")
+        try:
+            ended = datetime.fromisoformat(finished[:26].rstrip("Z")).replace(tzinfo=UTC)
+        except ValueError:
+            continue
+        if now - ended.timestamp() >= ORPHAN_GRACE_S:
+            try:
+                _remove(container)
+            except docker.errors.DockerException:
+                pass
 
 
 def _remove(container) -> None:

@@ -163,6 +163,10 @@ class DockerSocketTransport:
         return self._stderr.decode("utf-8", "replace")
 
     def close(self) -> None:
+        try:  # the half-close is what Docker sees as stdin EOF (the SDK holds the fd open too)
+            self._sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
         try:
             self._sock.close()
         except OSError:

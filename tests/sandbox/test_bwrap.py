@@ -1,0 +1,86 @@
+"""bwrap specifics: what is bound, the per-session uid, and the rlimit fallback without cgroups."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from maisa.sandbox import bwrap, bwrap_runtime, cgroups
+from maisa.sandbox.base import StepStatus
+from maisa.specs.model import Limits
+from tests.fixtures.sandbox import sandbox_backend
+from tests.sandbox.helpers import nothing_left
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return sandbox_backend("bwrap")
+
+
+def test_the_runtime_is_a_system_python_and_nothing_private(backend):
+    runtime = bwrap_runtime.discover()
+    bound = [runtime.python, runtime.stdlib, *runtime.lib_dirs]
+    for path in bound:
+        assert not any(
+            Path(path) == tree or tree in Path(path).parents
+            for tree in (Path("/root"), Path("/home"), Path("/etc"), Path.cwd())
+        ), path
+    assert "dist-packages" not in " ".join(bound) and "site-packages" not in " ".join(bound)
+
+
+def test_an_interpreter_under_a_private_tree_is_refused(tmp_path, monkeypatch):
+    private = Path("/root/.pyenv/shims/python3")
+    if not private.exists():
+        pytest.skip("no interpreter under /root on this machine to try")
+    monkeypatch.setenv("MAISA_BWRAP_PYTHON", str(private))
+    bwrap_runtime.discover.cache_clear()
+    try:
+        runtime = bwrap_runtime.discover()
+        assert not runtime.python.startswith("/root")  # fell through to the system one
+    finally:
+        bwrap_runtime.discover.cache_clear()
+
+
+def test_the_command_line_asks_for_every_isolation(backend):
+    args = bwrap._bwrap_args(bwrap_runtime.discover(), [10, 11, 12, 13])
+    for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+                 "--new-session", "--as-pid-1", "--clearenv", "--remount-ro"):  # fmt: skip
+        assert flag in args
+    assert args[args.index("--cap-drop") + 1] == "ALL"
+    assert args[args.index("--uid") + 1] == "65534" and args[args.index("--gid") + 1] == "65534"
+    binds = [args[i + 1] for i, a in enumerate(args) if a in ("--bind", "--ro-bind")]
+    assert "--bind" not in args  # nothing of the host is writable
+    assert all(not b.startswith(("/root", "/home", "/var", "/run", "/etc", "/tmp")) for b in binds)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="per-session uids need a root host")
+def test_each_session_runs_as_its_own_host_uid(backend, open_session):
+    first, second = open_session(backend), open_session(backend)
+    assert first.outer_uid != second.outer_uid
+    assert first.outer_uid >= bwrap.SESSION_UID_BASE
+    status = Path(f"/proc/{first.pid}/status").read_text()
+    assert str(first.outer_uid) in next(
+        line for line in status.splitlines() if line.startswith("Uid:")
+    )
+
+
+def test_without_a_writable_cgroup_rlimits_still_bound_memory_and_processes(
+    backend, open_session, monkeypatch
+):
+    monkeypatch.setattr(cgroups, "create", lambda *args, **kwargs: None)
+    session = open_session(backend, limits=Limits(memory="64m"))
+    assert session.cgroup is None
+    hog = session.run("hog = []\nwhile True:\n    hog.append(bytearray(8 * 1024 * 1024))", 10)
+    assert hog.status is StepStatus.KILLED_OOM
+    if os.geteuid() == 0:  # RLIMIT_NPROC is per uid: only a per-session uid makes it a cap
+        bomb = session.run(
+            "import os, time\nn = 0\ntry:\n    while n < 500:\n        if os.fork() == 0:\n"
+            "            time.sleep(20)\n            os._exit(0)\n        n += 1\n"
+            "except OSError:\n    pass\nprint(n)",
+            10,
+        )
+        assert bomb.ok and int(bomb.stdout) < 100
+    session.close()
+    assert nothing_left(session) == []
