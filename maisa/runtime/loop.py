@@ -90,6 +90,7 @@ class RunLoop:
         self.progress = progress
         self.mode = mode
         self.rules = StepRules.for_compiled(compiled, inputs)
+        self.frozen_rules = StepRules.for_compiled(compiled)
         self.plan: list[str] = list(compiled.plan)
         self.deadline = (started or time.monotonic()) + self.limits.run_timeout
         self.accepted: list[Accepted] = []
@@ -138,11 +139,19 @@ class RunLoop:
         for step in frozen:
             self.current_step = step.number
             self.progress.attempt_started(step.number, 1, step.description, "lock")
-            failure, outcome = self._try(step.number, 1, step.description, step.code)
-            if failure is None:
-                if outcome.finished:
-                    return True, outcome.result
-                continue
+            # Locked code passed the validator when it was generated; a hand-edited lock with
+            # a recomputed sha256 would not have, so it is checked again (without the input
+            # check: a constant may equal some new input by chance).
+            rejections = validate_step(step.code, self.frozen_rules)
+            if rejections:
+                failure = Failure("REJECTED", format_rejections(rejections), "")
+                self._record_rejected_frozen(step, failure)
+            else:
+                failure, outcome = self._try(step.number, 1, step.description, step.code)
+                if failure is None:
+                    if outcome.finished:
+                        return True, outcome.result
+                    continue
             if not heal:
                 raise RunFailure(
                     f"locked step {step.number} failed ({failure.kind}): "
@@ -329,6 +338,23 @@ class RunLoop:
         discarded = self.keeper.discard(outcome)
         return Failure(failure.kind, failure.error, "", outcome.stdout, discarded), outcome
 
+    def _record_rejected_frozen(self, step: Any, failure: Failure) -> None:
+        self.store.add_step(
+            self.run_id,
+            StepRecord(
+                number=step.number,
+                attempt=1,
+                description=step.description,
+                status=failure.kind,
+                code=step.code,
+                code_sha256=sha256(step.code),
+                variables_in=self.snapshot,
+                variables_out=self.snapshot,
+                error=failure.error,
+            ),
+        )
+        self.progress.attempt_finished(step.number, 1, failure.kind, 0.0, failure.error)
+
     def _record_model_failure(
         self,
         number: int,
@@ -392,4 +418,4 @@ def _tool_call_record(call: ToolCall) -> ToolCallRecord:
 
 def _last_line(text: str) -> str:
     lines = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else ""
+    return lines[-1].strip().removeprefix("- ") if lines else ""

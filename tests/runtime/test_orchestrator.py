@@ -261,3 +261,15 @@ def test_a_slow_model_is_cut_off_by_the_run_timeout(runs):
     assert result.status is RunStatus.FAILED
     assert "limits.run_timeout (1s)" in result.error
     assert time.monotonic() - started < 4
+
+
+def test_locked_code_that_the_validator_refuses_is_not_run(runs):
+    frozen = [FrozenStep(1, "Compute the sum", "import os\ntotal = len(os.listdir('/'))\n")]
+    result = runs.run(runs.worker(), [], frozen=frozen, with_model=False)
+    assert result.status is RunStatus.FAILED
+    assert result.error == (
+        "locked step 1 failed (REJECTED): line 1: import of 'os' is not allowed in step code; "
+        "use the tools"
+    )
+    (step,) = runs.record(result.run_id).steps
+    assert (step.status, step.stdout, step.variables_out) == ("REJECTED", "", {})
