@@ -20,7 +20,6 @@ import resource
 import shutil
 import signal
 import subprocess
-import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -268,7 +267,14 @@ def _confine(group: cgroups.SessionCgroup | None, limits: Limits, outer_uid: int
     """The pre-exec step of bwrap: join the cgroup, set rlimits, drop to the session's uid."""
     procs_files = group.procs_files if group else []
     memory = limits.memory
-    nproc = DEFAULT_PIDS_LIMIT if outer_uid is not None else None
+    if outer_uid is not None:
+        nproc: int | None = DEFAULT_PIDS_LIMIT
+    elif group is None:
+        # Shared uid and no pids cgroup: RLIMIT_NPROC counts every task of this user, so the
+        # cap is what already runs plus the session's allowance. Coarse, but a fork bomb stops.
+        nproc = _tasks_of(os.getuid()) + DEFAULT_PIDS_LIMIT
+    else:
+        nproc = None  # the pids cgroup caps the session; a per-user cap would hit the host
 
     def confine() -> None:
         pid = str(os.getpid()).encode()
@@ -294,11 +300,14 @@ def _confine(group: cgroups.SessionCgroup | None, limits: Limits, outer_uid: int
     return confine
 
 
-def wait_gone(pid: int, timeout: float = 5.0) -> bool:
-    """True once no process `pid` exists (for tests and doctor)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not Path(f"/proc/{pid}").exists():
-            return True
-        time.sleep(0.01)
-    return False
+def _tasks_of(uid: int) -> int:
+    """How many tasks (threads count, as for RLIMIT_NPROC) the user `uid` runs now."""
+    count = 0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines())
+        except (OSError, ValueError):
+            continue
+        if fields.get("Uid", "").split()[:1] == [str(uid)]:
+            count += int(fields.get("Threads", "1").strip() or 1)
+    return count
