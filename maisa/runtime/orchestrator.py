@@ -71,7 +71,8 @@ class RunResult:
     model_calls: int
     prompt_tokens: int
     completion_tokens: int
-    model_name: str | None = None  # who wrote code in this run, as the endpoint named itself
+    model_name: str | None = None  # the model asked to write code (None: no model call)
+    served_by: str | None = None  # the model the endpoint says answered (e.g. a dated version)
     lock_revision: int | None = None
     duration_s: float = 0.0
 
@@ -179,7 +180,8 @@ def execute_run(
         model_calls=usage.total.calls,
         prompt_tokens=usage.total.prompt_tokens,
         completion_tokens=usage.total.completion_tokens,
-        model_name=(model.served_by or model.name) if model and usage.total.calls else None,
+        model_name=model.name if model and usage.total.calls else None,
+        served_by=model.served_by if model and usage.total.calls else None,
         lock_revision=request.lock_revision,
         duration_s=time.monotonic() - started,
     )

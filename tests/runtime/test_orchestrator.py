@@ -20,7 +20,8 @@ FINISH = code("finish({'total': total})")
 def test_a_run_that_succeeds_first_time_records_every_step(runs):
     result = runs.run(runs.worker(), [SUM, FINISH])
     assert result.status is RunStatus.SUCCEEDED and result.result == {"total": 1234}
-    assert result.mode is RunMode.GENERATED and result.model_name == "scripted"
+    assert result.mode is RunMode.GENERATED
+    assert (result.model_name, result.served_by) == ("scripted", "scripted")
     assert [s.code for s in result.steps] == [
         "total = inputs['a'] + inputs['b']\nprint('total is', total)\n",
         "finish({'total': total})\n",
