@@ -84,3 +84,26 @@ def test_every_sample_invoice_is_extracted_validated_and_stored(
     assert sorted((r["nif"], float(r["importe"]), bool(r["valido"])) for r in rows) == sorted(
         (nif, importe, valido) for nif, importe, _, valido in EXPECTED.values()
     )
+
+
+def test_a_hard_coded_email_path_is_rejected_and_the_model_reads_inputs_instead(
+    cli, scripted_model, example, invoice_db
+):
+    email = example / "emails" / "02-papeleria-martinez.eml"
+    hard_coded = f"```python\nmessage = mail.read_eml({str(email)!r})\n```"
+    script = load_script(EXAMPLE / "scripted-model.yaml")
+    scripted_model.load([hard_coded, *[r.content for r in script.replies]])
+    code, report, stderr = cli.json(
+        "run",
+        "facturas/worker.yaml",
+        "--input",
+        f"email={email}",
+        "--no-lock",
+        INVOICES_DB_URL=invoice_db,
+    )
+    assert code == 0, stderr
+    assert report["result"]["nif"] == "50123456Q"
+    first, second = cli.run_record(report["run_id"]).steps[:2]
+    assert (first.number, first.attempt, first.status) == (1, 1, "REJECTED")
+    assert "read it from inputs['email']" in first.error
+    assert (second.number, second.attempt, second.status) == (1, 2, "OK")

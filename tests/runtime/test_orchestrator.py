@@ -274,3 +274,11 @@ def test_locked_code_that_the_validator_refuses_is_not_run(runs):
     )
     (step,) = runs.record(result.run_id).steps
     assert (step.status, step.stdout, step.variables_out) == ("REJECTED", "", {})
+
+
+def test_a_refusal_is_a_model_error_attempt_and_the_model_is_asked_again(runs):
+    result = runs.run(runs.worker(), [{"refusal": "I can't help with that."}, SUM, FINISH])
+    assert result.status is RunStatus.SUCCEEDED
+    step = runs.record(result.run_id).steps[0]
+    assert step.status == "MODEL_ERROR"
+    assert step.error == "the model refused: I can't help with that."
