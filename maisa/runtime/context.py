@@ -69,10 +69,14 @@ def describe_value(value: Any, limit: int) -> tuple[str, str]:
     """(type name, short text) of a snapshotted variable value."""
     if isinstance(value, str) and value.startswith(_REPR_PREFIXES):
         kind = "bytes" if value[:2] in ("b'", 'b"') else "object"
-        return kind, clip(value, limit).replace("\n", " ")
+        text = value if len(value) <= limit else value[: max(0, limit - 3)] + "..."
+        return kind, text.replace("\n", " ")
     kind = "None" if value is None else type(value).__name__
     if isinstance(value, list | dict):
         kind = f"{kind}[{len(value)}]"
+    elif isinstance(value, str):
+        kind = f"str[{len(value)}]" if len(value) > limit else "str"
+        value = value[: limit + 1]  # no need to encode a long text to show its start
     try:
         text = json.dumps(value, ensure_ascii=False, default=repr)
     except (TypeError, ValueError):

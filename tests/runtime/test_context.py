@@ -94,4 +94,5 @@ def test_variables_are_described_by_type_and_short_value():
     assert describe_value({"a": 1}, 80) == ("dict[1]", '{"a": 1}')
     assert describe_value("b'%PDF-1.4 ...'", 80)[0] == "bytes"
     kind, text = describe_value("y" * 500, 20)
-    assert kind == "str" and len(text) == 20
+    assert kind == "str[500]" and len(text) == 20
+    assert describe_value("short", 20) == ("str", '"short"')
