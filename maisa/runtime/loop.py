@@ -110,8 +110,9 @@ class RunLoop:
 
     def run(self, frozen: list[Any], heal: bool) -> Any:
         """Execute the run; returns the finish() result or raises RunFailure."""
-        if not self.plan:
+        if not self.plan and frozen:  # a spec without steps: its lock holds the drafted plan
             self.plan = [step.description for step in frozen]
+            self.store.set_plan(self.run_id, self.plan)
         done, result = self._replay(frozen, heal)
         if done:
             return result

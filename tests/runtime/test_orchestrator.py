@@ -282,3 +282,13 @@ def test_a_refusal_is_a_model_error_attempt_and_the_model_is_asked_again(runs):
     step = runs.record(result.run_id).steps[0]
     assert step.status == "MODEL_ERROR"
     assert step.error == "the model refused: I can't help with that."
+
+
+def test_replaying_a_lock_of_a_spec_without_steps_records_the_locked_plan(runs):
+    frozen = [
+        FrozenStep(1, "Add them", "total = inputs['a'] + inputs['b']\n"),
+        FrozenStep(2, "Finish", "finish({'total': total})\n"),
+    ]
+    result = runs.run(runs.worker(steps=None), [], frozen=frozen, with_model=False)
+    assert result.status is RunStatus.SUCCEEDED
+    assert runs.record(result.run_id).plan == ["Add them", "Finish"]
