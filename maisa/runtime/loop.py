@@ -177,7 +177,8 @@ class RunLoop:
         first_attempt: int = 1,
     ) -> tuple[bool, Any]:
         self.current_step = number
-        last = 1 + self.limits.max_retries
+        # Healing always gets at least one model attempt, even with max_retries: 0.
+        last = max(1 + self.limits.max_retries, first_attempt)
         first = step_messages(
             self.compiled,
             number=number,

@@ -292,3 +292,10 @@ def test_replaying_a_lock_of_a_spec_without_steps_records_the_locked_plan(runs):
     result = runs.run(runs.worker(steps=None), [], frozen=frozen, with_model=False)
     assert result.status is RunStatus.SUCCEEDED
     assert runs.record(result.run_id).plan == ["Add them", "Finish"]
+
+
+def test_healing_gets_one_model_attempt_even_without_retries(runs):
+    frozen = [FrozenStep(1, "Compute the sum", "total = inputs['a'] + inputs['c']\n")]
+    compiled = runs.worker(limits={"max_retries": 0})
+    result = runs.run(compiled, [SUM, FINISH], frozen=frozen, heal=True)
+    assert result.status is RunStatus.SUCCEEDED and result.mode is RunMode.HEALED
