@@ -31,6 +31,7 @@ LABEL = "maisa.session"
 # A session's container that exited this long ago belongs to a host process that died without
 # closing it (its harness saw stdin EOF and exited): the next open removes it.
 ORPHAN_GRACE_S = 60.0
+_orphans_checked_at = 0.0  # monotonic time of the last look, so opening a session stays cheap
 SCRATCH = "/work"
 ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": SCRATCH}
 MAX_OPEN_FILES = 256
@@ -178,6 +179,11 @@ def host_options(limits: Limits) -> dict:
 def _remove_orphans(client) -> None:
     """Remove exited session containers left by host processes that died without closing."""
     import docker
+
+    global _orphans_checked_at
+    if ORPHAN_GRACE_S and time.monotonic() - _orphans_checked_at < ORPHAN_GRACE_S / 2:
+        return
+    _orphans_checked_at = time.monotonic()
 
     try:
         exited = client.containers.list(

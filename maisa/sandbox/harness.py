@@ -57,8 +57,12 @@ class CappedWriter(io.TextIOBase):
     def reset(self) -> None:
         self.written = self.dropped = 0
 
-    def write(self, text: str) -> int:
-        data = text.encode("utf-8", "replace")
+    def write(self, text: str | bytes) -> int:
+        # bytes too: code that writes to sys.stdout.buffer gets this same object
+        if isinstance(text, bytes | bytearray):
+            data = bytes(text)
+        else:
+            data = text.encode("utf-8", "replace")
         room = self.cap - self.written
         if room > 0:
             view = memoryview(data)[:room]
@@ -225,6 +229,7 @@ class Harness:
 
     def run(self, code: str, timeout: float) -> dict:
         """Run one step; the message describing its outcome."""
+        sys.stdout, sys.stderr = self.stdout, self.stderr  # in case the last step replaced them
         for writer in (self.stdout, self.stderr):
             writer.reset()
             os.ftruncate(writer.fileno(), 0)

@@ -232,3 +232,12 @@ def test_close_leaves_nothing_running(sandbox, open_session):
     session.close()  # idempotent
     assert nothing_left(session) == []
     assert not session.alive
+
+
+def test_a_step_may_write_bytes_and_replace_its_streams(sandbox, open_session):
+    session = open_session(sandbox)
+    code = "import sys, io\nsys.stdout.buffer.write(b'raw\\n')\n"
+    code += "sys.stdout = io.StringIO()\nprint('lost')"
+    first = session.run(code, 10)
+    assert first.ok and first.stdout == "raw\n", first.error
+    assert session.run("print('back')", 10).stdout == "back\n"
