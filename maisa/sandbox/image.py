@@ -89,4 +89,19 @@ def build(base: str | None = None, *, client=None, log=None) -> str:
             if text := str(chunk.get("stream", "")).strip():
                 log(text)
     image.tag(REPOSITORY, "latest")
+    _remove_stale(client, keep=tag)
     return tag
+
+
+def _remove_stale(client, keep: str) -> None:
+    """Untag images of older harness versions; one still used by a container stays."""
+    import docker
+
+    for old in client.images.list(name=REPOSITORY):
+        for stale in old.tags:
+            if stale in (keep, f"{REPOSITORY}:latest"):
+                continue
+            try:
+                client.images.remove(stale)
+            except docker.errors.APIError:
+                pass  # in use by a container, or already gone
