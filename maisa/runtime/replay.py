@@ -153,8 +153,10 @@ def _compile_recorded(store: Store, run: RunRecord, spec_path: Path | None) -> t
         if spec_path is not None:
             compiled = compile_spec(spec_path)
         else:
-            # Custom tool modules are found relative to the spec: assume the current directory.
-            compiled = compile_spec(load_spec_text(worker.spec, Path.cwd() / f"{worker.name}.yaml"))
+            # The recorded text is the truth; a path is needed only to find custom tool
+            # modules, which live beside the spec: use a spec of that name found on disk.
+            home = find_spec_named(worker.name, Path.cwd()) or Path.cwd() / f"{worker.name}.yaml"
+            compiled = compile_spec(load_spec_text(worker.spec, home))
     except SpecError as exc:
         raise SpecError(
             exc.problems,
@@ -167,6 +169,33 @@ def _compile_recorded(store: Store, run: RunRecord, spec_path: Path | None) -> t
             "the tools, templates or spec differ from the recorded ones"
         )
     return compiled, notes
+
+
+_SKIP_DIRS = {".git", ".maisa", "node_modules", "__pycache__", ".venv", "venv"}
+
+
+def find_spec_named(name: str, root: Path, depth: int = 4) -> Path | None:
+    """A worker spec under `root` (a few levels deep) whose `name:` is `name`, if any."""
+    pattern = re.compile(rf"^name:\s*[\"']?{re.escape(name)}[\"']?\s*(#.*)?$", re.MULTILINE)
+    try:
+        entries = sorted(root.iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        if entry.suffix in (".yaml", ".yml") and entry.is_file():
+            try:
+                text = entry.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if pattern.search(text) and re.search(r"^kind:\s*[\"']?Worker", text, re.MULTILINE):
+                return entry
+    if depth > 0:
+        for entry in entries:
+            if entry.is_dir() and not entry.is_symlink() and entry.name not in _SKIP_DIRS:
+                found = find_spec_named(name, entry, depth - 1)
+                if found is not None:
+                    return found
+    return None
 
 
 class _RunSession:

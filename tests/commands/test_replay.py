@@ -187,3 +187,39 @@ def test_an_unknown_run_or_step_is_a_usage_error(project: Project) -> None:
     assert done.returncode == 2 and "no run 999" in done.stderr
     done = project.maisa("replay", str(run_id), "--step", "7")
     assert done.returncode == 2 and "no accepted step 7" in done.stderr
+
+
+FILE_SPEC = """\
+apiVersion: maisa/v1
+kind: Worker
+name: counter
+goal: Count the lines of the text file in the input.
+inputs:
+  doc: {type: file}
+outputs:
+  lines: {type: integer}
+tools: [files]
+steps:
+  - Count the lines and finish
+"""
+COUNT = "Count.\n```python\nn = len(files.read_text(inputs['doc']).splitlines())\nfinish({'lines': n})\n```"  # noqa: E501
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the store's redactor treats $PWD as a secret (its `(?:^|_)PWD$` name pattern), so "
+    "a run started in its project directory records its file inputs as [REDACTED:PWD]/...",
+)
+def test_a_run_with_a_file_input_started_in_its_project_directory_replays(
+    project: Project,
+) -> None:
+    (project.root / "worker.yaml").write_text(FILE_SPEC)
+    (project.root / "doc.txt").write_text("a\nb\nc\n")
+    project.env["PWD"] = str(project.root)  # what a shell sets when the user cds there
+    project.model.load([COUNT])
+    done = project.maisa("run", "worker.yaml", "--input", "doc=doc.txt", "--json")
+    assert done.returncode == 0, done.stderr
+    run_id = json.loads(done.stdout)["run_id"]
+    code, report, stderr = project.replay(str(run_id))
+    assert code == 0, stderr
+    assert report["matches"] is True
