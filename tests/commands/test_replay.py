@@ -223,3 +223,19 @@ def test_a_run_with_a_file_input_started_in_its_project_directory_replays(
     code, report, stderr = project.replay(str(run_id))
     assert code == 0, stderr
     assert report["matches"] is True
+
+
+def test_replay_from_elsewhere_finds_the_spec_by_name_for_its_custom_tools(
+    project: Project,
+) -> None:
+    run_id = project.generate(2)
+    done = subprocess.run(
+        [sys.executable, "-m", "maisa", "replay", str(run_id), "--json"],
+        cwd=project.root.parent,  # the spec is in ./p/, its custom tool in ./p/tools/
+        env=project.env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["matches"] is True
