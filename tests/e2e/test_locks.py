@@ -421,6 +421,33 @@ def test_the_invoice_lock_made_on_one_email_serves_three_others_with_no_model(
     ]
 
 
+def test_the_readme_main_job_runs_the_committed_lock_offline_with_no_model(
+    tmp_path: Path, sqlite_store_url: str
+) -> None:
+    sandbox_backend("bwrap")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "MAISA_MODEL"))}
+    env.update(
+        MAISA_SANDBOX="bwrap",
+        MAISA_DATABASE_URL=sqlite_store_url,
+        INVOICES_DB_URL=f"sqlite://{tmp_path}/facturas.db",
+        OPENAI_BASE_URL="http://127.0.0.1:9/v1",  # nothing listens: any model call would fail
+    )
+    # A copy of the example as committed (lock included), so runs leave nothing in the repo.
+    shutil.copytree(FACTURAS, tmp_path / "examples" / "facturas")
+    done = subprocess.run(
+        [sys.executable, "-m", "maisa", "run", "examples/facturas/worker.yaml", "--lock", "--json"]
+        + ["--input", "email=examples/facturas/emails/03-transportes-gomez.eml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["result"] == EXPECTED["03-transportes-gomez"] and out["model_calls"] == 0
+
+
 def test_the_committed_example_locks_are_fresh() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "maisa", "check", "examples"],
