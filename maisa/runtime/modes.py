@@ -12,6 +12,13 @@ ended (DESIGN §7):
 
 An unreadable lock (malformed, or a newer `lock_version`) is an error in every
 mode but `none`: overwriting it could destroy something this maisa cannot read.
+
+`heal` refuses a stale lock: its code was written for another spec (goal,
+outputs, tools), so replaying it and healing only the step that happens to fail
+could quietly keep old behaviour under a new spec; re-lock instead. A heal run
+starts LOCKED and the orchestrator turns it HEALED only if a step was regenerated;
+only then is revision+1 written. A run's `lock_revision` is the revision it
+replayed; the lock a run wrote names that run in `locked_from.run`.
 """
 
 from __future__ import annotations
