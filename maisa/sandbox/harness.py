@@ -29,6 +29,7 @@ except ImportError:  # inside the sandbox: channel.py sits next to this file
 
 STEP_FILENAME = "<step>"
 VALUE_CAP = 256 * 1024  # bytes of JSON (or repr) kept per variable in a snapshot
+SNAPSHOT_CAP = 16 * 1024 * 1024  # beyond this, further variables are listed but not kept
 TRUNCATION_MARKER = "\n[... output truncated by maisa: {dropped} more bytes not shown ...]\n"
 ALARM_REPEAT = 0.05  # after the first timeout alarm, re-raise this often until the step unwinds
 
@@ -297,13 +298,18 @@ class Harness:
 
     def snapshot(self) -> dict:
         """The step-assigned variables: JSON values as themselves, anything else as a repr."""
-        variables = {}
+        variables: dict = {}
+        size = 0
         for name, value in list(self.namespace.items()):
             if name in self.reserved or name.startswith("__"):
                 continue
             if isinstance(value, types.ModuleType):
                 continue
+            if size > SNAPSHOT_CAP:  # the whole snapshot must fit in one channel frame
+                variables[name] = f"<{type(value).__name__}: omitted, snapshot over its cap>"
+                continue
             variables[name] = _snapshot_value(value)
+            size += len(str(variables[name])) + len(name)
         return variables
 
 
@@ -312,7 +318,7 @@ def _snapshot_value(value: object) -> object:
 
     try:
         text = json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError, RecursionError):
+    except (TypeError, ValueError, RecursionError, MemoryError):
         text = None
     if text is not None and len(text) <= VALUE_CAP:
         return json.loads(text)
@@ -328,7 +334,7 @@ def _bounded_repr(value: object) -> str:
         head = bytes(value[:200])
         return repr(head) if len(value) <= 200 else f"{head!r}... ({len(value)} bytes)"
     if isinstance(value, str) and len(value) > VALUE_CAP:
-        return repr(value[:VALUE_CAP]) + f"... ({len(value)} chars)"
+        return repr(value[: VALUE_CAP - 100]) + f"... ({len(value)} chars)"
     try:
         import reprlib
 

@@ -241,3 +241,15 @@ def test_a_step_may_write_bytes_and_replace_its_streams(sandbox, open_session):
     first = session.run(code, 10)
     assert first.ok and first.stdout == "raw\n", first.error
     assert session.run("print('back')", 10).stdout == "back\n"
+
+
+def test_huge_values_are_bounded_in_the_snapshot(sandbox, open_session):
+    session = open_session(sandbox, limits=Limits(memory="512m"))
+    code = "big = 'x' * (4 * 1024 * 1024)\nmany = {f'k{i}': 'y' * 200 for i in range(50_000)}"
+    outcome = session.run(code, 20)
+    assert outcome.ok, outcome.error
+    assert outcome.variables["big"].startswith("'xxx") and outcome.variables["big"].endswith(
+        f"... ({4 * 1024 * 1024} chars)"
+    )
+    assert len(outcome.variables["many"]) < 300 * 1024
+    assert session.run("print(len(big), len(many))", 10).stdout == f"{4 * 1024 * 1024} 50000\n"
