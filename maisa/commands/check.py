@@ -85,7 +85,8 @@ def _looks_like_worker(path: Path) -> bool:
 def check_worker(spec_path: Path) -> WorkerCheck:
     """Check one spec and its lock; never raises for a problem in them."""
     from maisa.compiler import compile_spec
-    from maisa.runtime.lockfile import freshness, lock_path, read_lock
+    from maisa.runtime.lockfile import lock_path, read_lock
+    from maisa.runtime.modes import explained_freshness
 
     result = WorkerCheck(spec=_shown(spec_path), lock=_shown(lock_path(spec_path)))
     lock = result.lock
@@ -106,7 +107,7 @@ def check_worker(spec_path: Path) -> WorkerCheck:
         result.lock_problems = [_prefixed(result.lock, line) for line in exc.message.splitlines()]
         return result
     result.lock_revision = locked.revision
-    state = freshness(locked, compiled)
+    state = explained_freshness(locked, compiled)
     result.lock_problems = [f"{result.lock}: {state.kind}: {reason}" for reason in state.reasons]
     for step in locked.steps:
         for message in validate_locked_code(compiled, step.code):

@@ -62,8 +62,8 @@ def lock_command(
 
 
 def _check(compiled: CompiledWorker, as_json: bool) -> None:
-    from maisa.runtime.lockfile import freshness, lock_path, read_lock
-    from maisa.runtime.modes import missing_error, stale_error
+    from maisa.runtime.lockfile import lock_path, read_lock
+    from maisa.runtime.modes import explained_freshness, missing_error, stale_error
 
     path = lock_path(compiled.spec_path)
     if not path.exists():
@@ -83,7 +83,7 @@ def _check(compiled: CompiledWorker, as_json: bool) -> None:
             )
             sys.exit(3)
         raise
-    state = freshness(lock, compiled)
+    state = explained_freshness(lock, compiled)
     if as_json:
         emit_json(
             {

@@ -25,6 +25,7 @@ from maisa.versions import LOCK_VERSION
 
 if TYPE_CHECKING:
     from maisa.compiler.compiled import CompiledWorker
+    from maisa.specs.model import WorkerSpec
 
 
 Locator = Callable[[tuple[Any, ...]], tuple[int, int]]
@@ -325,12 +326,19 @@ class Freshness:
         return "fresh" if self.fresh else f"{self.kind}: " + "; ".join(self.reasons)
 
 
-def freshness(lock: Lock, compiled: CompiledWorker) -> Freshness:
-    """Compare a lock with the current compile; say what changed when the lock can tell."""
+def freshness(
+    lock: Lock, compiled: CompiledWorker, *, recorded_spec: WorkerSpec | None = None
+) -> Freshness:
+    """Compare a lock with the current compile; say what changed when it can be told.
+
+    `recorded_spec` is the spec as the store recorded it for the run that made the
+    lock (when known): with it, a stale lock names the spec fields that changed, or
+    says the spec did not change at all.
+    """
     stale: list[str] = []
     spec = compiled.spec
     if lock.fingerprint != compiled.fingerprint:
-        details = _what_changed(lock, compiled)
+        details = _what_changed(lock, compiled, recorded_spec)
         stale.append(
             "the worker's fingerprint changed since it was locked"
             + (f" ({'; '.join(details)})" if details else " (spec, tools, templates or harness)")
@@ -347,14 +355,27 @@ def freshness(lock: Lock, compiled: CompiledWorker) -> Freshness:
     return Freshness(stale=stale, tampered=tampered)
 
 
-def _what_changed(lock: Lock, compiled: CompiledWorker) -> list[str]:
-    # The fingerprint is one hash, so only what the lock itself records can be compared.
+def _what_changed(
+    lock: Lock, compiled: CompiledWorker, recorded_spec: WorkerSpec | None
+) -> list[str]:
+    # The fingerprint is one hash: only what the lock (and the recorded spec) hold compares.
     spec = compiled.spec
     details = []
-    if lock.worker.name != spec.name:
-        details.append(f"name {lock.worker.name!r} -> {spec.name!r}")
-    if lock.worker.version != spec.version:
-        details.append(f"version {lock.worker.version} -> {spec.version}")
+    if recorded_spec is not None:
+        before = recorded_spec.model_dump(mode="json", by_alias=True)
+        after = spec.model_dump(mode="json", by_alias=True)
+        fields = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+        if not fields:
+            return [
+                f"the spec is as it was in run {lock.locked_from.run}: a tool, a prompt "
+                "template, the allowed imports or the maisa harness changed"
+            ]
+        details.append(f"spec fields changed since run {lock.locked_from.run}: {', '.join(fields)}")
+    else:
+        if lock.worker.name != spec.name:
+            details.append(f"name {lock.worker.name!r} -> {spec.name!r}")
+        if lock.worker.version != spec.version:
+            details.append(f"version {lock.worker.version} -> {spec.version}")
     for step in lock.steps:
         index = step.number - 1
         if 0 <= index < len(compiled.plan) and compiled.plan[index] != step.description:

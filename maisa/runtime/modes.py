@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from maisa.errors import LockError, UsageError
 from maisa.runtime.lockfile import (
     Freshness,
@@ -42,6 +44,7 @@ from maisa.runtime.lockfile import (
     read_lock,
     write_lock,
 )
+from maisa.specs.model import WorkerSpec
 from maisa.store.records import LockRecord, RunMode, RunStatus
 
 if TYPE_CHECKING:
@@ -49,6 +52,7 @@ if TYPE_CHECKING:
     from maisa.store.base import Store
 
 LOCK_CHOICES = ("auto", "locked", "none", "heal")
+DEFAULT_STORE = Path(".maisa") / "maisa.db"  # relative to the current directory, as open_store
 
 
 @dataclass
@@ -83,7 +87,7 @@ def plan_run(compiled: CompiledWorker, *, lock: str = "auto", path: Path | None 
             )
         raise missing_error(path, compiled)
     current = read_lock(path)
-    state = freshness(current, compiled)
+    state = explained_freshness(current, compiled)
     if state.fresh:
         return RunPlan(
             RunMode.LOCKED,
@@ -111,6 +115,48 @@ def missing_error(path: Path, compiled: CompiledWorker) -> LockError:
         f"no lockfile for {compiled.spec.name}: {_display_path(path)} does not exist",
         hint=relock_hint(compiled),
     )
+
+
+def explained_freshness(lock: Lock, compiled: CompiledWorker) -> Freshness:
+    """`freshness`, and when the fingerprint changed, what changed as far as the store knows."""
+    state = freshness(lock, compiled)
+    if state.fresh or lock.fingerprint == compiled.fingerprint:
+        return state
+    recorded = recorded_spec(lock)
+    return state if recorded is None else freshness(lock, compiled, recorded_spec=recorded)
+
+
+def recorded_spec(lock: Lock) -> WorkerSpec | None:
+    """The spec the store recorded for the run that made `lock`; None when not known here.
+
+    Best effort, read-only: only an existing store is opened ($MAISA_DATABASE_URL, or
+    the default `.maisa/maisa.db` if present), and only a record whose fingerprint is
+    the lock's counts.
+    """
+    from maisa.errors import MaisaError
+    from maisa.store.factory import open_store
+
+    url = os.environ.get("MAISA_DATABASE_URL")
+    if lock.locked_from.run is None or not (url or DEFAULT_STORE.exists()):
+        return None
+    try:
+        store = open_store(url)
+    except MaisaError:
+        return None
+    try:
+        run = store.get_run(lock.locked_from.run)
+        worker = store.get_worker(run.worker_id) if run is not None else None
+    except MaisaError:
+        return None
+    finally:
+        store.close()
+    if worker is None or worker.fingerprint != lock.fingerprint:
+        return None
+    try:
+        data = yaml.safe_load(worker.spec)
+        return WorkerSpec.model_validate(data)
+    except (yaml.YAMLError, ValueError):
+        return None
 
 
 def stale_error(path: Path, state: Freshness, compiled: CompiledWorker) -> LockError:

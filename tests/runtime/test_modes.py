@@ -257,3 +257,54 @@ def test_a_lock_replaced_by_a_newer_maisa_during_the_run_is_not_overwritten(
     with pytest.raises(LockError, match="newer"):
         after_run(compiled, plan, Result(1, RunStatus.SUCCEEDED, RunMode.GENERATED), None)
     assert path.read_text() == "lock_version: 2\n"
+
+
+# --- explaining a stale lock from the store's record of the run that made it ---------------
+
+
+def recorded_lock(compiled: CompiledWorker, store_url: str, fingerprint: str) -> Path:
+    """A lock made by a run the store recorded, with the spec text and fingerprint of then."""
+    from maisa.store.factory import open_store
+
+    store = open_store(store_url)
+    try:
+        worker = store.upsert_worker("greeter", 1, fingerprint, compiled.spec_path.read_text())
+        run_id = store.create_run(worker.id, {"who": "Ana"}, mode=RunMode.GENERATED)
+    finally:
+        store.close()
+    lock = make_lock(compiled, Result(run_id, RunStatus.SUCCEEDED, RunMode.GENERATED), None, "m")
+    lock = lock.model_copy(update={"fingerprint": fingerprint})
+    return write_lock(lock_path(compiled.spec_path), lock)
+
+
+def test_a_stale_lock_names_the_spec_fields_that_changed_since_its_run(
+    compiled: CompiledWorker, sqlite_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAISA_DATABASE_URL", sqlite_store_url)
+    recorded_lock(compiled, sqlite_store_url, compiled.fingerprint)
+    edited = edit_spec(compiled)
+    with pytest.raises(LockError) as caught:
+        plan_run(edited, lock="locked")
+    assert "spec fields changed since run 1: goal" in caught.value.message
+
+
+def test_a_stale_lock_whose_spec_did_not_change_blames_tools_templates_or_harness(
+    compiled: CompiledWorker, sqlite_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAISA_DATABASE_URL", sqlite_store_url)
+    recorded_lock(compiled, sqlite_store_url, "sha256:" + "1" * 64)  # made under other templates
+    with pytest.raises(LockError) as caught:
+        plan_run(compiled, lock="locked")
+    assert "the spec is as it was in run 1: a tool, a prompt template" in caught.value.message
+
+
+def test_without_a_store_the_stale_reason_stays_generic(
+    compiled: CompiledWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MAISA_DATABASE_URL", raising=False)
+    monkeypatch.chdir(compiled.spec_dir)  # no .maisa/maisa.db here: nothing is opened or created
+    locked(compiled)
+    with pytest.raises(LockError) as caught:
+        plan_run(edit_spec(compiled), lock="locked")
+    assert "(spec, tools, templates or harness)" in caught.value.message
+    assert not (compiled.spec_dir / ".maisa").exists()
