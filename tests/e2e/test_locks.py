@@ -270,6 +270,8 @@ def test_a_broken_lock_is_caught_by_every_command(
 
     done = project.maisa("check")
     assert done.returncode == 3 and "worker.lock:" in done.stdout
+    if damage == "stale":  # the store recorded the locking run's spec: it can say what changed
+        assert "spec fields changed since run 1: goal" in done.stdout
 
     assert project.model.requests == []
     assert (project.lock.read_bytes() if project.lock.exists() else None) == before
