@@ -154,13 +154,13 @@ class ChannelSession:
                 )
             kind = message.get("type")
             if kind == "call":
-                self._answer_call(message)
+                self._answer_call(message, hard_deadline)
             elif kind == "done":
                 return self._outcome(message)
             else:
                 raise ProtocolViolation(f"unexpected message {kind!r} during a step")
 
-    def _answer_call(self, message: dict[str, Any]) -> None:
+    def _answer_call(self, message: dict[str, Any], deadline: float) -> None:
         tool, function = str(message.get("tool")), str(message.get("function"))
         args, kwargs = message.get("args") or [], message.get("kwargs") or {}
         reply: dict[str, Any] = {"type": "result", "id": message.get("id")}
@@ -173,7 +173,8 @@ class ChannelSession:
             frame = encode_frame({**reply, "ok": False, "error": exc.message})
         except (TypeError, ValueError) as exc:  # the tool returned something not encodable
             frame = encode_frame({**reply, "ok": False, "error": f"{tool}.{function}: {exc}"})
-        self._transport.send(frame, CONTROL_TIMEOUT)
+        # A harness that stops reading is not waited for past the step's own deadline.
+        self._transport.send(frame, max(0.05, deadline - time.monotonic()))
 
     def _outcome(self, message: dict[str, Any]) -> StepOutcome:
         try:
@@ -198,11 +199,14 @@ class ChannelSession:
     def _outcome_of_death(self, exc: Exception, *, timed_out: bool) -> StepOutcome:
         self._alive = False
         peak = self._peak_memory_mb() or 0.0
-        if isinstance(exc, ProtocolViolation):
+        if isinstance(exc, ProtocolViolation | TimeoutError):
+            # The harness is alive but broken (garbage frames, or it stopped reading).
             self._kill()
-            return StepOutcome(
-                status=StepStatus.CRASHED, error=f"protocol violation: {exc}", peak_memory_mb=peak
-            )
+            status = StepStatus.TIMEOUT if timed_out else StepStatus.CRASHED
+            reason = str(exc)
+            if isinstance(exc, ProtocolViolation):
+                reason = f"protocol violation: {reason}"
+            return StepOutcome(status=status, error=reason, peak_memory_mb=peak)
         status, reason = self._death()
         if timed_out and status is StepStatus.CRASHED:
             status, reason = StepStatus.TIMEOUT, "the step ran past its timeout and was killed"
