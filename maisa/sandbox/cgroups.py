@@ -151,6 +151,20 @@ def _create_v2(name: str, memory: int, pids: int, cpus: float) -> SessionCgroup 
     return group
 
 
+def of_docker_container(container_id: str) -> SessionCgroup | None:
+    """The memory cgroup a local Docker engine made for a container, if this host can see it."""
+    candidates = [
+        (1, ROOT / "memory" / "docker" / container_id),
+        (2, ROOT / "docker" / container_id),
+        (2, ROOT / "system.slice" / f"docker-{container_id}.scope"),
+    ]
+    for version, directory in candidates:
+        if (directory / "cgroup.procs").exists():
+            controller = "memory" if version == 1 else ""
+            return SessionCgroup(version=version, dirs={controller: directory})
+    return None
+
+
 def reset_peak(group: SessionCgroup) -> None:
     """Start a new peak-memory measurement (per step); best effort, v1 only."""
     if group.version == 1:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from maisa.errors import SandboxError, SandboxUnavailable
+from maisa.sandbox import cgroups
 from maisa.sandbox import image as sandbox_image
 from maisa.sandbox.base import DEFAULT_PIDS_LIMIT, DEFAULT_SCRATCH_SIZE, StepStatus
 from maisa.sandbox.session import ChannelSession
@@ -225,6 +226,20 @@ class DockerSession(ChannelSession):
         self.container = container
         self.session_id = session_id
         self._removed = False
+        self._cgroup: cgroups.SessionCgroup | None = None
+        self._cgroup_looked_up = False
+
+    def _before_step(self) -> None:
+        # Peak memory measured on the host (children and tmpfs included), when the engine is
+        # local; otherwise the harness's own figure is used.
+        if not self._cgroup_looked_up:
+            self._cgroup_looked_up = True
+            self._cgroup = cgroups.of_docker_container(self.container.id)
+        if self._cgroup:
+            cgroups.reset_peak(self._cgroup)
+
+    def _peak_memory_mb(self) -> float | None:
+        return self._cgroup.peak_memory_mb() if self._cgroup else None
 
     def _death(self) -> tuple[StepStatus, str]:
         import docker

@@ -253,3 +253,13 @@ def test_huge_values_are_bounded_in_the_snapshot(sandbox, open_session):
     )
     assert len(outcome.variables["many"]) < 300 * 1024
     assert session.run("print(len(big), len(many))", 10).stdout == f"{4 * 1024 * 1024} 50000\n"
+
+
+def test_peak_memory_counts_the_steps_child_processes(sandbox, open_session):
+    session = open_session(sandbox, limits=Limits(memory="256m"))
+    child = "x = bytearray(80 * 1024 * 1024); x[::4096] = b'y' * len(x[::4096])"
+    outcome = session.run(
+        f"import subprocess, sys\nsubprocess.run([sys.executable, '-c', {child!r}])", 20
+    )
+    assert outcome.ok, outcome.error
+    assert outcome.peak_memory_mb >= 70
