@@ -192,6 +192,46 @@ class Bench:
         if result.status is not RunStatus.SUCCEEDED or result.model_calls:
             raise SystemExit(f"locked run failed on {backend}: {result.error}")
 
+    def store_writes(self) -> None:
+        """What a locked run writes: worker, run, 5 steps (as big as the real ones), finish."""
+        from maisa.store.factory import open_store
+        from maisa.store.records import RunMode, RunStatus, StepRecord
+
+        store = open_store(f"sqlite://{self.scratch / 'writes' / 'maisa.db'}")
+        try:
+            worker = store.upsert_worker("bench", 1, self.compiled.fingerprint, "spec")
+            run_id = store.create_run(worker.id, {"email": "x.eml"}, mode=RunMode.LOCKED)
+            for step in self.lock.steps:
+                store.add_step(
+                    run_id,
+                    StepRecord(
+                        number=step.number,
+                        attempt=1,
+                        description=step.description,
+                        status="OK",
+                        code=step.code,
+                        code_sha256=step.sha256,
+                        stdout="x" * 200,
+                        variables_out={"v": "y" * 2000},
+                    ),
+                )
+            store.finish_run(run_id, RunStatus.SUCCEEDED, result={"ok": True})
+        finally:
+            store.close()
+
+    def empty_steps(self, backend: str) -> None:
+        """One session running 5 steps that do nothing: the sandbox's own per-step cost."""
+        from maisa.tools.broker import ToolBroker
+
+        session = self.sandbox(backend).open(
+            self.compiled.spec.limits, self.scratch / "ws", ToolBroker({})
+        )
+        try:
+            for _ in self.lock.steps:
+                session.run("pass", 10.0)
+        finally:
+            session.close()
+
     def locked_cli(self, backend: str, email: Path | None = None) -> None:
         done = subprocess.run(
             [sys.executable, "-m", "maisa", "run", str(SPEC), "--lock", "--sandbox", backend]
@@ -228,6 +268,8 @@ def main() -> int:
         plain_proc = median_s(bench.plain_process, args.repeat)
         print(f"plain script, in-process:   {plain * 1000:8.1f} ms   (baseline)")
         print(f"plain script, as a process: {plain_proc * 1000:8.1f} ms   (baseline)")
+        writes = median_s(bench.store_writes, args.repeat)
+        print(f"store writes of a run (SQLite): {writes * 1000:6.1f} ms   (part of every run)")
         verdicts = []
         for backend in args.backends.split(","):
             problem = make(backend).check()
@@ -236,12 +278,17 @@ def main() -> int:
                 continue
             check = median_s(lambda b=backend: bench.availability_check(b), args.repeat)
             session = median_s(lambda b=backend: bench.session_start(b), args.repeat)
+            empty = median_s(lambda b=backend: bench.empty_steps(b), args.repeat)
             locked = median_s(lambda b=backend: bench.locked_in_process(b), args.repeat)
             cli = median_s(lambda b=backend: bench.locked_cli(b), args.repeat)
             budget = TARGET * plain + session
             print(f"\n[{backend}]")
             print(f"get_sandbox (its check):    {check * 1000:8.1f} ms   (paid once per CLI run)")
             print(f"session open+close:         {session * 1000:8.1f} ms")
+            print(
+                f"5 empty steps in a session: {(empty - session) * 1000:8.1f} ms   "
+                "(the channel's per-step cost, session excluded)"
+            )
             print(
                 f"locked run, in-process:     {locked * 1000:8.1f} ms   "
                 f"{locked / plain:5.1f}x plain; "
