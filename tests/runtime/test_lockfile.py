@@ -260,3 +260,11 @@ def test_documents_that_are_not_a_lock_are_refused_with_the_reason(text: str, sa
     with pytest.raises(LockError, match=says) as caught:
         parse_lock(text, "w.lock")
     assert caught.value.message.startswith("w.lock:1:")
+
+
+def test_a_lock_checked_out_with_crlf_line_endings_reads_the_same(tmp_path: Path) -> None:
+    # git's autocrlf rewrites committed locks on Windows; the code and its sha256 must survive.
+    text = dump_lock(a_lock(tmp_path))
+    lock = parse_lock(text.replace("\n", "\r\n"), "w.lock")
+    assert lock == parse_lock(text, "w.lock")
+    assert freshness(lock, compiled_worker(tmp_path)).fresh
