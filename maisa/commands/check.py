@@ -13,11 +13,15 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from maisa.commands.output import emit_json, err, out
 from maisa.errors import LockError, MaisaError, SpecError, UsageError
+
+if TYPE_CHECKING:
+    from maisa.compiler.compiled import CompiledWorker
 
 # Directories never searched: VCS data, maisa's own state, environments, caches.
 SKIP_DIRS = {".git", ".hg", ".svn", ".maisa", "node_modules", "__pycache__", ".venv", "venv"}
@@ -117,17 +121,17 @@ def check_worker(spec_path: Path) -> WorkerCheck:
     return result
 
 
-def validate_locked_code(compiled: object, code: str) -> list[str]:
+def validate_locked_code(compiled: CompiledWorker, code: str) -> list[str]:
     """The runtime validator's rejections of one locked step (empty when it passes)."""
     from maisa.runtime.validate import validate_step
 
     return [str(problem) for problem in validate_step(code, compiled, inputs={})]
 
 
-def _relock(compiled: object) -> str:
+def _relock(compiled: CompiledWorker) -> str:
     from maisa.runtime.modes import relock_hint
 
-    return relock_hint(compiled).removeprefix("re-lock with: ")  # type: ignore[arg-type]
+    return relock_hint(compiled).removeprefix("re-lock with: ")
 
 
 def _prefixed(lock: Path, line: str) -> str:

@@ -21,7 +21,7 @@ import yaml
 from maisa.runtime.lockfile import read_lock
 from maisa.sandbox.base import Sandbox
 from maisa.store.factory import open_store
-from maisa.store.records import RunMode, RunStatus
+from maisa.store.records import RunMode, RunRecord, RunStatus
 from maisa.testing.scripted_model import ScriptedModelServer
 from tests.fixtures.sandbox import sandbox_backend
 
@@ -83,12 +83,14 @@ class Project:
         except json.JSONDecodeError:
             return done, {}
 
-    def stored_run(self, run_id: int):  # type: ignore[no-untyped-def]
+    def stored_run(self, run_id: int) -> RunRecord:
         store = open_store(self.store_url)
         try:
-            return store.get_run(run_id)
+            run = store.get_run(run_id)
         finally:
             store.close()
+        assert run is not None, f"run {run_id} is not in the store"
+        return run
 
 
 def make_project(
@@ -143,7 +145,8 @@ def test_maisa_lock_writes_a_truthful_lock_beside_the_spec(sqlite_project: Proje
         "Find the total in the text",
         "Finish with the amount",
     ]
-    run = sqlite_project.stored_run(lock.locked_from.run)  # type: ignore[arg-type]
+    assert lock.locked_from.run is not None
+    run = sqlite_project.stored_run(lock.locked_from.run)
     assert run.status == RunStatus.SUCCEEDED and run.mode == RunMode.GENERATED
     assert [s.code for s in run.steps] == [s.code for s in lock.steps]
     store = open_store(sqlite_project.store_url)

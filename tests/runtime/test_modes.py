@@ -72,6 +72,11 @@ def locked(compiled: CompiledWorker, revision: int = 1) -> Path:
     return write_lock(lock_path(compiled.spec_path), lock.model_copy(update={"revision": revision}))
 
 
+def written(path: Path | None) -> Path:
+    assert path is not None, "after_run wrote no lock"
+    return path
+
+
 def tamper(path: Path) -> None:
     path.write_text(path.read_text().replace("'Hello '", "'Bye '"))
 
@@ -182,11 +187,11 @@ def test_a_succeeded_generated_run_writes_revision_1_and_records_it(
     shelf = LockShelf()
     plan = plan_run(compiled, lock="auto")
     path = after_run(compiled, plan, Result(7, RunStatus.SUCCEEDED, RunMode.GENERATED), shelf)
-    lock = read_lock(path)  # type: ignore[arg-type]
+    lock = read_lock(written(path))
     assert (lock.revision, lock.locked_from.run, lock.locked_from.model) == (1, 7, "scripted")
     assert [s.sha256 for s in lock.steps] == [code_sha256(s.code) for s in STEPS]
     assert [(r.worker_name, r.revision, r.source_run) for r in shelf.saved] == [("greeter", 1, 7)]
-    assert shelf.saved[0].content == path.read_text()  # type: ignore[union-attr]
+    assert shelf.saved[0].content == written(path).read_text()
     assert shelf.saved[0].fingerprint == compiled.fingerprint
 
 
@@ -195,7 +200,7 @@ def test_relocking_a_stale_lock_writes_the_next_revision(compiled: CompiledWorke
     compiled = edit_spec(compiled)
     plan = plan_run(compiled, lock="auto")
     path = after_run(compiled, plan, Result(8, RunStatus.SUCCEEDED, RunMode.GENERATED), None)
-    lock = read_lock(path)  # type: ignore[arg-type]
+    lock = read_lock(written(path))
     assert lock.revision == 5 and lock.fingerprint == compiled.fingerprint
 
 
@@ -206,14 +211,14 @@ def test_the_revision_also_follows_the_store_when_the_file_was_deleted(
     shelf.save_lock(LockRecord("greeter", "sha256:" + "0" * 64, 6, "...", 3))
     plan = plan_run(compiled, lock="auto")
     path = after_run(compiled, plan, Result(9, RunStatus.SUCCEEDED, RunMode.GENERATED), shelf)
-    assert read_lock(path).revision == 7  # type: ignore[arg-type]
+    assert read_lock(written(path)).revision == 7
 
 
 def test_a_healed_run_writes_revision_plus_one(compiled: CompiledWorker) -> None:
     locked(compiled, revision=2)
     plan = plan_run(compiled, lock="heal")
     result = Result(10, RunStatus.SUCCEEDED, RunMode.HEALED)
-    assert read_lock(after_run(compiled, plan, result, None)).revision == 3  # type: ignore[arg-type]
+    assert read_lock(written(after_run(compiled, plan, result, None))).revision == 3
 
 
 @pytest.mark.parametrize(
