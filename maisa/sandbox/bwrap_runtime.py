@@ -32,6 +32,7 @@ class Runtime:
 
     python: str  # real path of the interpreter on the host (bound at the same path)
     stdlib: str
+    bytecode: str  # "<cache tag> <magic hex>": which .pyc files this interpreter accepts
     lib_dirs: tuple[str, ...]
     symlinks: tuple[tuple[str, str], ...]  # (target, link) for merged-/usr systems: /lib -> usr/lib
 
@@ -69,15 +70,16 @@ def discover(python: str | None = None) -> Runtime:
 
 def _describe(python: Path) -> Runtime:
     probe = (
-        "import sys, sysconfig; p = sysconfig.get_paths(); "
-        "print(sys.version_info >= (3, 11)); print(p['stdlib']); print(p['platstdlib'])"
+        "import sys, sysconfig, importlib.util; p = sysconfig.get_paths(); "
+        "print(sys.version_info >= (3, 11)); print(p['stdlib']); print(p['platstdlib']); "
+        "print(sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex())"
     )
     result = subprocess.run(
         [str(python), "-I", "-S", "-c", probe], capture_output=True, text=True, timeout=20, env={}
     )
     if result.returncode != 0:
         raise ValueError(f"does not run: {result.stderr.strip()[-300:]}")
-    new_enough, stdlib, platstdlib = result.stdout.split("\n")[:3]
+    new_enough, stdlib, platstdlib, bytecode = result.stdout.split("\n")[:4]
     if new_enough != "True":
         raise ValueError("is older than Python 3.11")
     stdlib_path = Path(stdlib).resolve()
@@ -102,7 +104,7 @@ def _describe(python: Path) -> Runtime:
     # Non-merged systems keep the loader in /lib64 itself: bind its directory too.
     if not os.path.islink("/lib64") and os.path.isdir("/lib64"):
         lib_dirs.add("/lib64")
-    return Runtime(str(python), str(stdlib_path), tuple(sorted(lib_dirs)), symlinks)
+    return Runtime(str(python), str(stdlib_path), bytecode, tuple(sorted(lib_dirs)), symlinks)
 
 
 def _shared_libraries(objects: list[Path]) -> set[str]:

@@ -44,7 +44,7 @@ def test_an_interpreter_under_a_private_tree_is_refused(tmp_path, monkeypatch):
 
 
 def test_the_command_line_asks_for_every_isolation(backend):
-    args = bwrap._bwrap_args(bwrap_runtime.discover(), [10, 11, 12, 13])
+    args = bwrap._bwrap_args(bwrap_runtime.discover(), [(10, "/opt/maisa/harness.py")])
     for flag in ("--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
                  "--new-session", "--as-pid-1", "--clearenv", "--remount-ro"):  # fmt: skip
         assert flag in args
@@ -84,3 +84,14 @@ def test_without_a_writable_cgroup_rlimits_still_bound_memory_and_processes(
         assert bomb.ok and int(bomb.stdout) < 100
     session.close()
     assert nothing_left(session) == []
+
+
+def test_the_harness_is_shipped_precompiled_only_to_an_interpreter_that_accepts_it(backend):
+    import dataclasses
+
+    runtime = bwrap_runtime.discover()
+    foreign = dataclasses.replace(runtime, bytecode="cpython-399 00000000")
+    assert [p for p, _ in bwrap._inside_files(foreign) if p.endswith(".pyc")] == []
+    assert bwrap._harness_command(foreign)[-1].endswith("/harness.py")
+    if bwrap._bytecode(runtime.bytecode):  # the system Python matches the host's here
+        assert bwrap._harness_command(runtime)[-1].endswith("/harness.pyc")
