@@ -165,7 +165,14 @@ def check_command(paths: tuple[Path, ...], as_json: bool) -> None:
     problems = [line for c in checks for line in c.spec_problems + c.lock_problems]
     code = 2 if any(c.spec_problems for c in checks) else 3 if problems else 0
     if as_json:
-        emit_json({"ok": code == 0, "exit_code": code, "workers": [c.as_json() for c in checks]})
+        emit_json(
+            {
+                "ok": code == 0,
+                "exit_code": code,
+                "problems": problems,
+                "workers": [c.as_json() for c in checks],
+            }
+        )
     else:
         for line in problems:
             out.print(line, markup=False, highlight=False, soft_wrap=True)

@@ -146,6 +146,7 @@ def test_json_output_describes_each_worker(tmp_path: Path) -> None:
     assert by_spec["good/worker.yaml"]["ok"] is True
     assert by_spec["good/worker.yaml"]["lock_revision"] == 1
     assert by_spec["unlocked/worker.yaml"]["lock_problems"][0].startswith("unlocked/worker.lock")
+    assert report["problems"] == by_spec["unlocked/worker.yaml"]["lock_problems"]
 
 
 def test_finding_no_worker_spec_is_an_error_not_a_silent_pass(tmp_path: Path) -> None:
