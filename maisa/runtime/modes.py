@@ -89,6 +89,7 @@ def plan_run(compiled: CompiledWorker, *, lock: str = "auto", path: Path | None 
     current = read_lock(path)
     state = explained_freshness(current, compiled)
     if state.fresh:
+        refuse_invalid_code(path, current, compiled)
         return RunPlan(
             RunMode.LOCKED,
             frozen=frozen_steps(current),
@@ -107,6 +108,26 @@ def plan_run(compiled: CompiledWorker, *, lock: str = "auto", path: Path | None 
             path=path,
         )
     raise stale_error(path, state, compiled)
+
+
+def refuse_invalid_code(path: Path, lock: Lock, compiled: CompiledWorker) -> None:
+    """A fresh lock whose code the validator refuses is not replayed (exit 3).
+
+    Its hashes match, so someone wrote it on purpose: the sandbox would still contain it,
+    but the validator is the first layer for frozen code too (DESIGN §4).
+    """
+    from maisa.runtime.validate import validate_step
+
+    problems = [
+        f"step {step.number}: {rejection}"
+        for step in lock.steps
+        for rejection in validate_step(step.code, compiled, inputs=None)
+    ]
+    if problems:
+        raise LockError(
+            f"{_display_path(path)} holds code the validator refuses: " + "; ".join(problems),
+            hint=relock_hint(compiled),
+        )
 
 
 def missing_error(path: Path, compiled: CompiledWorker) -> LockError:

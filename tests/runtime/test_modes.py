@@ -313,3 +313,16 @@ def test_without_a_store_the_stale_reason_stays_generic(
         plan_run(edit_spec(compiled), lock="locked")
     assert "(spec, tools, templates or harness)" in caught.value.message
     assert not (compiled.spec_dir / ".maisa").exists()
+
+
+@pytest.mark.parametrize("choice", ["auto", "locked", "heal"])
+def test_a_fresh_lock_with_code_the_validator_refuses_is_not_replayed(
+    compiled: CompiledWorker, choice: str
+) -> None:
+    # Hashes match: written on purpose, e.g. in a pull request. Exit 3, never replayed.
+    sneaky = FrozenStep(1, "Build the greeting", "import os\ng = os.environ['HOME']\n")
+    result = Result(1, RunStatus.SUCCEEDED, RunMode.GENERATED, steps=[sneaky, STEPS[1]])
+    write_lock(lock_path(compiled.spec_path), make_lock(compiled, result, None, "m"))
+    with pytest.raises(LockError) as caught:
+        plan_run(compiled, lock=choice)
+    assert "holds code the validator refuses: step 1: line 1:" in caught.value.message
