@@ -213,8 +213,13 @@ def _tail(text: str) -> str:
 
 
 def _code(code: str) -> Syntax:
+    # Wrapped, never cropped: an auditor must see every character of the code that ran.
     return Syntax(
-        code.rstrip() or "# (no code)", "python", theme="ansi_dark", background_color="default"
+        code.rstrip() or "# (no code)",
+        "python",
+        theme="ansi_dark",
+        background_color="default",
+        word_wrap=True,
     )
 
 

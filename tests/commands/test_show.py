@@ -183,3 +183,18 @@ def test_an_unreachable_database_exits_4_naming_it_without_the_password():
     assert shown.code == 4
     assert "postgresql://me:***@127.0.0.1:1/none" in shown.stderr
     assert "s3cret-pw" not in shown.stderr and "Traceback" not in shown.stderr
+
+
+def test_show_wraps_long_code_lines_instead_of_cutting_them(store_url):
+    long_line = "total = " + " + ".join(f"part_{i}" for i in range(40)) + "  # END-OF-LINE"
+    store = open_store(store_url)
+    try:
+        worker = store.upsert_worker("wide", 1, "sha256:w", "name: wide")
+        run_id = store.create_run(worker.id, {}, mode=RunMode.GENERATED)
+        store.add_step(run_id, StepRecord(1, 1, "Add it all up", "OK", code=long_line))
+        store.finish_run(run_id, RunStatus.SUCCEEDED, result={})
+    finally:
+        store.close()
+    shown = maisa("show", str(run_id), db=store_url)
+    assert shown.code == 0, shown.stderr
+    assert "part_39" in shown.stdout and "# END-OF-LINE" in shown.stdout
