@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,6 +44,10 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 INSIDE_DIR = "/opt/maisa"
 SCRATCH = "/work"
 SANDBOX_UID = 65534
+CGROUP_PREFIX = "maisa-"
+# A session cgroup left empty this long belongs to a host process that died without closing.
+STALE_CGROUP_S = 60.0
+_stale_checked_at = 0.0
 # Outer uids for sessions when the host is root: far above any real account or subuid range.
 SESSION_UID_BASE = 2_000_000_000  # bwrap formats uids as signed ints: stay below 2**31
 SESSION_UID_SPAN = 1_000_000
@@ -130,7 +135,8 @@ class BwrapSession(ChannelSession):
 
     @classmethod
     def start(cls, bwrap: str, runtime, limits: Limits, broker) -> BwrapSession:
-        name = f"maisa-{uuid.uuid4().hex[:12]}"
+        _remove_stale_cgroups()
+        name = f"{CGROUP_PREFIX}{uuid.uuid4().hex[:12]}"
         group = cgroups.create(name, limits.memory, DEFAULT_PIDS_LIMIT, limits.cpus)
         outer_uid = None
         if os.geteuid() == 0:
@@ -204,6 +210,14 @@ class BwrapSession(ChannelSession):
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             pass
+
+
+def _remove_stale_cgroups() -> None:
+    global _stale_checked_at
+    if time.monotonic() - _stale_checked_at < STALE_CGROUP_S / 2:
+        return
+    _stale_checked_at = time.monotonic()
+    cgroups.remove_stale(CGROUP_PREFIX, STALE_CGROUP_S)
 
 
 def _inside_files(runtime: bwrap_runtime.Runtime) -> list[tuple[str, bytes]]:

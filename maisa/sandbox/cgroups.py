@@ -99,6 +99,36 @@ class SessionCgroup:
                     time.sleep(0.005)
 
 
+def remove_stale(prefix: str, older_than: float) -> int:
+    """Remove empty session cgroups (`prefix*`) left by host processes that died without
+    closing; only those older than `older_than` seconds, so a session being set up right now
+    by another process is never touched. Returns how many were removed."""
+    removed = 0
+    own = _own_paths()
+    bases = (
+        [ROOT / own.get("", "/").lstrip("/")]
+        if (ROOT / "cgroup.controllers").exists()
+        else [ROOT / c / own[c].lstrip("/") for c in ("memory", "pids", "cpu") if c in own]
+    )
+    now = time.time()
+    for base in bases:
+        try:
+            children = [d for d in base.iterdir() if d.is_dir() and d.name.startswith(prefix)]
+        except OSError:
+            continue
+        for directory in children:
+            try:
+                if now - directory.stat().st_mtime < older_than:
+                    continue
+                if (directory / "cgroup.procs").read_text().strip():
+                    continue
+                directory.rmdir()
+                removed += 1
+            except OSError:
+                continue
+    return removed
+
+
 def create(name: str, memory: int, pids: int, cpus: float) -> SessionCgroup | None:
     """A new session cgroup with these limits, or None when cgroups are not writable here."""
     try:

@@ -43,19 +43,8 @@ def leftovers(session: object) -> list[str]:
 
     found: list[str] = []
     if isinstance(session, BwrapSession):
-        if Path(f"/proc/{session.pid}").exists():
-            found.append(f"bwrap process {session.pid}")
-        if session.outer_uid is not None:
-            for status in Path("/proc").glob("[0-9]*/status"):
-                try:
-                    text = status.read_text()
-                except OSError:
-                    continue
-                uid_line = next(line for line in text.splitlines() if line.startswith("Uid:"))
-                if str(session.outer_uid) in uid_line.split():
-                    found.append(f"process {status.parent.name} of uid {session.outer_uid}")
-        if session.cgroup is not None:
-            found += [f"cgroup {d}" for d in session.cgroup.dirs.values() if d.exists()]
+        dirs = list(session.cgroup.dirs.values()) if session.cgroup else []
+        found += bwrap_leftovers(session.pid, session.outer_uid, dirs)
     elif isinstance(session, DockerSession):
         import docker
 
@@ -67,3 +56,20 @@ def leftovers(session: object) -> list[str]:
     else:
         raise TypeError(f"unknown session type {type(session).__name__}")
     return found
+
+
+def bwrap_leftovers(pid: int | None, outer_uid: int | None, cgroup_dirs: list[Path]) -> list[str]:
+    """What still exists of a bwrap session: its bwrap process, its uid's processes, cgroups."""
+    found: list[str] = []
+    if pid is not None and Path(f"/proc/{pid}").exists():
+        found.append(f"bwrap process {pid}")
+    if outer_uid is not None:
+        for status in Path("/proc").glob("[0-9]*/status"):
+            try:
+                text = status.read_text()
+            except OSError:
+                continue
+            uid_line = next(line for line in text.splitlines() if line.startswith("Uid:"))
+            if str(outer_uid) in uid_line.split():
+                found.append(f"process {status.parent.name} of uid {outer_uid}")
+    return found + [f"cgroup {d}" for d in cgroup_dirs if Path(d).exists()]

@@ -11,7 +11,7 @@ from maisa.sandbox import bwrap, bwrap_runtime, cgroups
 from maisa.sandbox.base import StepStatus
 from maisa.specs.model import Limits
 from tests.fixtures.sandbox import sandbox_backend
-from tests.sandbox.helpers import nothing_left
+from tests.sandbox.helpers import bwrap_leftovers, nothing_left
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +95,41 @@ def test_the_harness_is_shipped_precompiled_only_to_an_interpreter_that_accepts_
     assert bwrap._harness_command(foreign)[-1].endswith("/harness.py")
     if bwrap._bytecode(runtime.bytecode):  # the system Python matches the host's here
         assert bwrap._harness_command(runtime)[-1].endswith("/harness.pyc")
+
+
+HOST_THAT_DIES = """
+import os
+from pathlib import Path
+from maisa.sandbox.bwrap import BwrapSandbox
+from maisa.specs.model import Limits
+from maisa.tools.broker import ToolBroker
+session = BwrapSandbox().open(Limits(), Path("/tmp"), ToolBroker({}))
+sleeper = "[sys.executable, '-c', 'import time; time.sleep(600)']"
+session.run(f"import subprocess, sys; subprocess.Popen({sleeper}, start_new_session=True)", 10)
+dirs = [str(d) for d in session.cgroup.dirs.values()] if session.cgroup else []
+print(session.outer_uid, " ".join(dirs), flush=True)
+os._exit(0)  # no close(): like a host killed mid-run
+"""
+
+
+def test_a_host_that_dies_without_closing_leaves_no_process_and_no_cgroup(backend, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    result = subprocess.run(
+        [sys.executable, "-c", HOST_THAT_DIES], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    uid, *dirs = result.stdout.split()
+    outer_uid = None if uid == "None" else int(uid)
+    deadline = time.monotonic() + 5
+    while bwrap_leftovers(None, outer_uid, []) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert bwrap_leftovers(None, outer_uid, []) == []  # --die-with-parent took them all down
+    # The empty cgroups stay until a later session sweeps them (after a grace period).
+    monkeypatch.setattr(bwrap, "STALE_CGROUP_S", 0.0)
+    time.sleep(0.01)
+    open_and_close = backend.open(Limits(), Path("/tmp"), bwrap._NoTools())
+    open_and_close.close()
+    assert [d for d in dirs if Path(d).exists()] == []
