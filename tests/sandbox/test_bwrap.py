@@ -30,17 +30,20 @@ def test_the_runtime_is_a_system_python_and_nothing_private(backend):
     assert "dist-packages" not in " ".join(bound) and "site-packages" not in " ".join(bound)
 
 
-def test_an_interpreter_under_a_private_tree_is_refused(tmp_path, monkeypatch):
-    private = Path("/root/.pyenv/shims/python3")
-    if not private.exists():
-        pytest.skip("no interpreter under /root on this machine to try")
-    monkeypatch.setenv("MAISA_BWRAP_PYTHON", str(private))
+def test_an_interpreter_under_a_private_tree_is_refused(backend, monkeypatch):
+    import shutil
+    import tempfile
+
+    private = Path(tempfile.mkdtemp(dir="/var/tmp")) / "python3"  # /var is a private tree
+    shutil.copy2(bwrap_runtime.discover().python, private)
+    monkeypatch.setattr(bwrap_runtime, "PYTHON_CANDIDATES", ())
     bwrap_runtime.discover.cache_clear()
     try:
-        runtime = bwrap_runtime.discover()
-        assert not runtime.python.startswith("/root")  # fell through to the system one
+        with pytest.raises(bwrap_runtime.RuntimeNotFound, match="private tree"):
+            bwrap_runtime.discover(str(private))
     finally:
         bwrap_runtime.discover.cache_clear()
+        shutil.rmtree(private.parent)
 
 
 def test_the_command_line_asks_for_every_isolation(backend):
