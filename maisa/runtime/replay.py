@@ -127,8 +127,8 @@ def replay_run(
         targets = steps if step is None else [s for s in steps if s.number == step]
         if step is not None:
             before = [s for s in steps if s.number < step]
-            notes += _prepare(session, run, targets[0], before, rebuild, compiled)
-        comparisons = [_compare(session, record, run, compiled) for record in targets]
+            notes += _prepare(session, targets[0], before, rebuild)
+        comparisons = [_compare(session, record, run) for record in targets]
     if step is not None and not comparisons[0].matches and not rebuild:
         restored = _previous_variables(targets[0], [s for s in steps if s.number < step])
         suspects = [name for name, value in restored.items() if _looks_like_repr(value)]
@@ -226,10 +226,14 @@ class _RunSession:
             )
         self._tmp = tempfile.TemporaryDirectory(prefix=f"maisa-replay-{self.run.id}-")
         workspace = Path(self._tmp.name)
-        self._tools = build_run_tools(compiled, self.run.input, workspace, secrets)
-        sandbox = get_sandbox(self.sandbox_name)
-        self._session = sandbox.open(compiled.spec.limits, workspace, self._tools.broker)
-        self._session.set_variables({"inputs": self.run.input})
+        try:
+            self._tools = build_run_tools(compiled, self.run.input, workspace, secrets)
+            sandbox = get_sandbox(self.sandbox_name)
+            self._session = sandbox.open(compiled.spec.limits, workspace, self._tools.broker)
+            self._session.set_variables({"inputs": self.run.input})
+        except BaseException:
+            self.__exit__()  # nothing half-open survives a failed start
+            raise
         return self
 
     def run_step(self, code: str) -> StepOutcome:
@@ -252,12 +256,7 @@ class _RunSession:
 
 
 def _prepare(
-    session: _RunSession,
-    run: RunRecord,
-    target: StepRecord,
-    before: list[StepRecord],
-    rebuild: bool,
-    compiled: Any,
+    session: _RunSession, target: StepRecord, before: list[StepRecord], rebuild: bool
 ) -> list[str]:
     """Bring the session to the state before `target`: rebuilt by re-running, or restored."""
     if rebuild:
@@ -282,9 +281,7 @@ def _previous_variables(target: StepRecord, before: list[StepRecord]) -> dict[st
     return dict(before[-1].variables_out) if before else {}
 
 
-def _compare(
-    session: _RunSession, record: StepRecord, run: RunRecord, compiled: Any
-) -> StepComparison:
+def _compare(session: _RunSession, record: StepRecord, run: RunRecord) -> StepComparison:
     outcome = session.run_step(record.code)
     redact = session.redactor
     stdout = redact.text(outcome.stdout)
