@@ -34,9 +34,14 @@ _NOT_SECRETS = {"true", "false", "none", "null", "yes", "no", "on", "off"}
 _MIN_B64_CORE = 8
 
 
+# The shell's working-directory variables match `PWD` but hold paths, which are everywhere in
+# a run's records; redacting them would garble every file input.
+_SHELL_NAMES = {"PWD", "OLDPWD"}
+
+
 def looks_like_secret_name(name: str) -> bool:
     """True for environment variable names that conventionally hold credentials."""
-    return bool(_SECRET_NAME.search(name))
+    return name.upper() not in _SHELL_NAMES and bool(_SECRET_NAME.search(name))
 
 
 def url_password(value: str) -> str | None:

@@ -205,11 +205,6 @@ steps:
 COUNT = "Count.\n```python\nn = len(files.read_text(inputs['doc']).splitlines())\nfinish({'lines': n})\n```"  # noqa: E501
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the store's redactor treats $PWD as a secret (its `(?:^|_)PWD$` name pattern), so "
-    "a run started in its project directory records its file inputs as [REDACTED:PWD]/...",
-)
 def test_a_run_with_a_file_input_started_in_its_project_directory_replays(
     project: Project,
 ) -> None:

@@ -19,6 +19,7 @@ def test_credential_like_variable_names_are_recognised():
         "PGPASSWORD",
         "AWS_SECRET_ACCESS_KEY",
         "SMTP_PASS",
+        "DB_PWD",
         "api_key",
         "PASSWORD",
     ):
@@ -32,8 +33,11 @@ def test_credential_like_variable_names_are_recognised():
         "MAISA_MODEL",
         "BYPASS",
         "MONKEY",
+        "PWD",  # the shell's working directory, not a password
+        "OLDPWD",
     ):
         assert not looks_like_secret_name(name), name
+    assert looks_like_secret_name("DB_PWD")
 
 
 def test_environment_credentials_and_url_passwords_are_redacted_with_their_names():
