@@ -43,10 +43,20 @@ def workspace_root(project_dir: Path | None = None) -> Path:
 
 
 def make_workspace(root: Path, run_id: int) -> Path:
-    """A fresh, empty directory for one run (the `files` tool's root)."""
-    path = root / str(run_id)
-    path.mkdir(parents=True, exist_ok=False)
-    return path.resolve()
+    """A fresh, empty directory for one run (the `files` tool's root).
+
+    Named after the run; a directory of that name left by another store (another
+    MAISA_DATABASE_URL, or a deleted database) is kept and a suffix is added instead.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for n in range(1, 10_000):
+        path = root / (str(run_id) if n == 1 else f"{run_id}-{n}")
+        try:
+            path.mkdir(exist_ok=False)
+        except FileExistsError:
+            continue
+        return path.resolve()
+    raise FileExistsError(f"no free workspace name for run {run_id} under {root}")
 
 
 def redactor(secrets: Mapping[str, str]):

@@ -30,8 +30,10 @@ def test_secrets_are_read_by_name_and_every_missing_one_is_named(runs):
 def test_each_run_gets_a_fresh_workspace(tmp_path):
     first = make_workspace(tmp_path / "ws", 7)
     assert first.is_dir() and first.name == "7" and not any(first.iterdir())
-    with pytest.raises(FileExistsError):
-        make_workspace(tmp_path / "ws", 7)
+    (first / "left-by-another-store.txt").write_text("kept")
+    second = make_workspace(tmp_path / "ws", 7)
+    assert second.name == "7-2" and not any(second.iterdir())
+    assert (first / "left-by-another-store.txt").read_text() == "kept"
 
 
 def test_the_broker_redactor_hides_secret_values_but_not_short_ones():
