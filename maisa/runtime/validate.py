@@ -27,6 +27,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from maisa.runtime import validate_reach as reach
+
 # Pure-computation standard library modules step code may import without asking.
 SAFE_IMPORTS = frozenset(
     {
@@ -224,8 +226,12 @@ def validate_step(
         return [Rejection(exc.lineno or 1, exc.offset or 0, f"syntax error: {exc.msg}{where}")]
     except ValueError as exc:  # e.g. null bytes in the source
         return [Rejection(1, 0, f"the code cannot be parsed: {exc}")]
-    checker = _Checker(rules, _assigned_names(tree))
+    checker = _Checker(rules, _assigned_names(tree), tree)
     checker.visit(tree)
+    for constant, parsed in reach.string_annotations(tree):
+        ast.increment_lineno(parsed, constant.lineno - 1)
+        checker.parents.update(reach.parents(parsed))
+        checker.visit(parsed.body)
     rejections = checker.rejections + list(_hard_coded_inputs(tree, rules.inputs))
     return sorted(rejections, key=lambda r: (r.line, r.column, r.message))
 
@@ -252,10 +258,29 @@ def _assigned_names(tree: ast.AST) -> set[str]:
 
 
 class _Checker(ast.NodeVisitor):
-    def __init__(self, rules: StepRules, assigned: set[str]) -> None:
+    def __init__(self, rules: StepRules, assigned: set[str], tree: ast.AST) -> None:
         self.rules = rules
         self.assigned = assigned
         self.rejections: list[Rejection] = []
+        self.parents = reach.parents(tree)
+        self.modules = reach.module_aliases(tree)
+
+    def _allowed_module(self, module: str) -> bool:
+        root = module.split(".")[0]
+        if root in NEVER_IMPORTABLE or module in NEVER_IMPORTABLE:
+            return False
+        return any(
+            module == allowed or module.startswith(allowed + ".")
+            for allowed in SAFE_IMPORTS | self.rules.imports
+        )
+
+    def _called_directly(self, node: ast.AST) -> bool:
+        parent = self.parents.get(node)
+        return isinstance(parent, ast.Call) and parent.func is node
+
+    def _is_attribute_base(self, node: ast.AST) -> bool:
+        parent = self.parents.get(node)
+        return isinstance(parent, ast.Attribute) and parent.value is node
 
     def reject(self, node: ast.AST, message: str) -> None:
         line = getattr(node, "lineno", 1)
@@ -266,10 +291,7 @@ class _Checker(ast.NodeVisitor):
         root = module.split(".")[0]
         if root in NEVER_IMPORTABLE or module in NEVER_IMPORTABLE:
             self.reject(node, f"import of '{module}' is not allowed in step code; use the tools")
-        elif not any(
-            module == allowed or module.startswith(allowed + ".")
-            for allowed in SAFE_IMPORTS | self.rules.imports
-        ):
+        elif not self._allowed_module(module):
             self.reject(
                 node,
                 f"import of '{module}' is not allowed; allowed modules: "
@@ -285,6 +307,14 @@ class _Checker(ast.NodeVisitor):
             self.reject(node, "relative imports are not allowed in step code")
         else:
             self._check_module(node, node.module or "")
+        for alias in node.names:
+            problem = reach.attribute_problem(alias.name)
+            if problem is None and alias.name.startswith("_"):
+                problem = f"importing the private name '{alias.name}' is not allowed"
+            if problem is None and alias.name in reach.STRING_ATTRIBUTE_CALLABLES and alias.asname:
+                problem = f"'{alias.name}' may not be renamed"
+            if problem:
+                self.reject(node, problem)
 
     # names and attributes --------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:  # noqa: N802
@@ -294,10 +324,21 @@ class _Checker(ast.NodeVisitor):
             self.reject(node, f"the dunder name '{node.id}' is not allowed")
         elif isinstance(node.ctx, ast.Store | ast.Del) and node.id in self.rules.reserved:
             self.reject(node, f"'{node.id}' is provided by maisa; do not rebind or delete it")
+        elif isinstance(node.ctx, ast.Load):
+            # Aliased or passed on, these escape the literal-name and module-attribute checks.
+            if node.id in reach.STRING_ATTRIBUTE_CALLABLES and not self._called_directly(node):
+                self.reject(node, f"'{node.id}' may only be called directly, with literal names")
+            elif node.id in self.modules and not self._is_attribute_base(node):
+                self.reject(node, f"the module '{node.id}' may only be used as `{node.id}.<name>`")
 
     def visit_Attribute(self, node: ast.Attribute) -> None:  # noqa: N802
-        if node.attr.startswith("__") or node.attr in ("f_globals", "gi_frame", "f_builtins"):
-            self.reject(node, f"access to the attribute '{node.attr}' is not allowed")
+        problem = reach.attribute_problem(node.attr)
+        if problem:
+            self.reject(node, problem)
+        elif node.attr in reach.STRING_ATTRIBUTE_CALLABLES and not self._called_directly(node):
+            self.reject(node, f"'{node.attr}' may only be called directly, with literal names")
+        if not self._is_attribute_base(node):
+            self._check_module_chain(node)
         base = node.value
         if isinstance(base, ast.Name):
             functions = self.rules.tools.get(base.id)
@@ -320,19 +361,62 @@ class _Checker(ast.NodeVisitor):
                 )
         self.generic_visit(node)
 
+    def _check_module_chain(self, node: ast.Attribute) -> None:
+        chain = reach.module_chain(node, self.modules)
+        if chain is None:
+            return
+        module, attrs = chain
+        private = [a for a in attrs if a.startswith("_") and not a.startswith("__")]
+        if private:
+            self.reject(node, f"the private module attribute '{private[0]}' is not allowed")
+            return
+        for index, value in reach.leaked_modules(module, attrs):
+            if not self._allowed_module(value.__name__):
+                self.reject(node, f"'{attrs[index]}' is the module '{value.__name__}': not allowed")
+                return
+            if index == len(attrs) - 1:
+                self.reject(node, "a module may only be used as `module.<name>`, not as a value")
+
+    def _check_string_names(self, node: ast.Call, name: str) -> None:
+        if name in ("attrgetter", "methodcaller"):
+            names = node.args if name == "attrgetter" else node.args[:1]
+            for arg in names:
+                if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+                    self.reject(node, f"{name}() needs literal attribute names")
+                elif problem := reach.dotted_problem(arg.value):
+                    self.reject(node, f"{name}(): {problem}")
+            if name == "methodcaller" and not node.args:
+                self.reject(node, "methodcaller() needs a literal method name")
+            return
+        if len(node.args) < 2:
+            return
+        target, attr = node.args[0], node.args[1]
+        if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
+            self.reject(node, f"{name}() needs a literal attribute name")
+        elif attr.value.startswith("__"):
+            self.reject(node, f"{name}() with the dunder name '{attr.value}' is not allowed")
+        elif problem := reach.attribute_problem(attr.value):
+            self.reject(node, f"{name}(): {problem}")
+        elif isinstance(target, ast.Name) and target.id in self.modules:
+            self.reject(node, f"{name}() on a module is not allowed; use `module.<name>`")
+
     def visit_Call(self, node: ast.Call) -> None:  # noqa: N802
         func = node.func
-        if isinstance(func, ast.Name) and func.id in ATTRIBUTE_FUNCTIONS and len(node.args) >= 2:
-            name = node.args[1]
-            if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
-                self.reject(node, f"{func.id}() needs a literal attribute name")
-            elif name.value.startswith("__"):
-                self.reject(node, f"{func.id}() with the dunder name '{name.value}' is not allowed")
+        called = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+        if called in reach.STRING_ATTRIBUTE_CALLABLES:
+            self._check_string_names(node, called)
         if isinstance(func, ast.Attribute) and func.attr in ("format", "format_map"):
             target = func.value
             if isinstance(target, ast.Constant) and isinstance(target.value, str):
                 if _FORMAT_DUNDER.search(target.value):
                     self.reject(node, "format fields that reach dunder attributes are not allowed")
+        self.generic_visit(node)
+
+    def visit_MatchClass(self, node: ast.MatchClass) -> None:  # noqa: N802
+        # `case C(attr=x)` is getattr(subject, "attr") with a name the Attribute check never sees.
+        for attr in node.kwd_attrs:
+            if problem := reach.attribute_problem(attr):
+                self.reject(node, f"class pattern: {problem}")
         self.generic_visit(node)
 
     def visit_Constant(self, node: ast.Constant) -> None:  # noqa: N802
