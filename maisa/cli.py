@@ -57,26 +57,39 @@ def cli() -> None:
     record as an auditable Chain-of-Work, and freeze into a lockfile."""
 
 
+def _wants_json(argv: list[str] | None) -> bool:
+    return "--json" in (sys.argv[1:] if argv is None else argv)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Entry point: run the CLI, turning a MaisaError into its message and exit code."""
+    """Entry point: run the CLI, turning a MaisaError into its message and exit code.
+
+    Under `--json` an error is also one JSON object on stdout (the message stays on stderr)."""
     try:
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
         code = cli.main(args=argv, prog_name="maisa", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except MaisaError as exc:
-        from maisa.commands.output import err
+        from maisa.commands.output import emit_json_error, err
 
         err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
         if exc.hint:
             err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
+        if _wants_json(argv):
+            emit_json_error(exc.message, exc.exit_code, exc.hint)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
-        sys.exit(2 if isinstance(exc, click.UsageError) else exc.exit_code)
+        code = 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        if _wants_json(argv):
+            from maisa.commands.output import emit_json_error
+
+            emit_json_error(exc.format_message(), code)
+        sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

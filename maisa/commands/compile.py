@@ -36,6 +36,9 @@ def compile_command(spec: Path, as_json: bool, out_dir: Path | None) -> None:
         compiled = compile_spec(spec)
     except SpecError as exc:
         print_spec_error(exc)
+        if as_json:
+            problems = [str(p) for p in exc.problems]
+            emit_json({"error": exc.message, "problems": problems, "exit_code": exc.exit_code})
         # sys.exit, not click's Exit: maisa.cli.main (standalone_mode=False) drops Exit codes.
         sys.exit(exc.exit_code)
     if out_dir is not None:

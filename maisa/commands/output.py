@@ -24,7 +24,19 @@ def _default(value: Any) -> Any:
     return repr(value)
 
 
+_emitted = False
+
+
 def emit_json(value: Any) -> None:
     """Print `value` as JSON alone on stdout."""
+    global _emitted
+    _emitted = True
     sys.stdout.write(json.dumps(value, indent=2, default=_default, ensure_ascii=False) + "\n")
     sys.stdout.flush()
+
+
+def emit_json_error(message: str, exit_code: int, hint: str | None = None) -> None:
+    """Under --json, an error as `{"error", "hint", "exit_code"}` on stdout, so a script reading
+    stdout always gets one JSON document; nothing if the command already printed its own."""
+    if not _emitted:
+        emit_json({"error": message, "hint": hint, "exit_code": exit_code})

@@ -6,6 +6,7 @@ where, the exit code is DESIGN §9's, no traceback reaches the user and nothing 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -74,3 +75,40 @@ def test_a_second_store_in_the_same_project_does_not_crash_on_the_workspace(tmp_
     assert second.returncode == 0, second.stderr
     assert no_traceback(second)
     assert '"total": 5' in second.stdout
+
+
+DEAD_DB = "postgresql://postgres@127.0.0.1:1/x"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (("show", "999", "--json"), 2),
+        (("runs", "--since", "garbage", "--json"), 2),
+        (("runs", "--status", "nope", "--json"), 2),
+        (("compile", "nope.yaml", "--json"), 2),
+        (("compile", ".", "--json"), 2),
+    ],
+)
+def test_json_errors_are_one_json_object_on_stdout(tmp_path, args, code):
+    done = maisa(tmp_path, *args)
+    assert done.returncode == code and no_traceback(done)
+    report = json.loads(done.stdout)
+    assert report["exit_code"] == code and report["error"]
+    assert "error:" in done.stderr or "Error:" in done.stderr  # people still read stderr
+
+
+@pytest.mark.parametrize("command", ["show", "runs", "workers"])
+def test_a_dead_database_under_json_is_exit_4_and_a_json_error(tmp_path, command):
+    args = [command, "last", "--json"] if command == "show" else [command, "--json"]
+    done = maisa(tmp_path, *args, db=DEAD_DB)
+    assert done.returncode == 4 and no_traceback(done)
+    assert "cannot reach PostgreSQL" in json.loads(done.stdout)["error"]
+
+
+def test_an_invalid_spec_under_compile_json_lists_every_problem_as_json(tmp_path, spec):
+    spec.write_text(spec.read_text().replace("goal:", "gaol:"))
+    done = maisa(tmp_path, "compile", spec.name, "--json")
+    assert done.returncode == 2 and no_traceback(done)
+    problems = json.loads(done.stdout)["problems"]
+    assert any("unknown key 'gaol'" in p and p.startswith("worker.yaml:") for p in problems)
