@@ -81,6 +81,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
+        if _wants_json(argv):
+            from maisa.commands.output import emit_json_error
+
+            emit_json_error("interrupted (Ctrl-C or SIGTERM)", 130)
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()

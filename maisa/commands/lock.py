@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -59,6 +60,10 @@ def lock_command(
         _check(compiled, as_json)
         return
     _generate(compiled, list(pairs), input_file, sandbox, model_name, db_url, as_json)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _check(compiled: CompiledWorker, as_json: bool) -> None:
@@ -134,6 +139,8 @@ def _generate(
     model = ModelClient(settings)
     plan = RunPlan(RunMode.GENERATED, lock=previous, path=path, reason="maisa lock: generating")
     store = open_store(db_url)
+    # SIGTERM ends the run as Ctrl-C does: recorded INTERRUPTED, not left RUNNING.
+    previous_handler = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         result = execute_run(
             RunRequest(compiled=compiled, inputs=inputs, mode=RunMode.GENERATED, sandbox=sandbox),
@@ -143,6 +150,7 @@ def _generate(
         )
         written = after_run(compiled, plan, result, store, model_name=result.model_name)
     finally:
+        signal.signal(signal.SIGTERM, previous_handler)
         store.close()
     lock = read_lock(written) if written else None
     if as_json:

@@ -93,6 +93,10 @@ def run_command(
         if exc.hint:
             err.print(f"[yellow]hint:[/] {exc.hint}", soft_wrap=True)
         sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        if as_json:
+            emit_json(_interrupted_report(progress.run_id, time.monotonic() - started))
+        raise
     if as_json:
         emit_json(_report(result, written, time.monotonic() - started))
     elif result.ok:
@@ -162,6 +166,16 @@ def _run(
     finally:
         signal.signal(signal.SIGTERM, previous)
         store.close()
+
+
+def _interrupted_report(run_id: int | None, duration: float) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "status": "INTERRUPTED" if run_id is not None else None,
+        "error": "interrupted (Ctrl-C or SIGTERM)",
+        "exit_code": 130,
+        "duration_s": round(duration, 3),
+    }
 
 
 def _report(result: Any, written: Path | None, duration: float) -> dict[str, Any]:

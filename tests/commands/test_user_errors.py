@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -25,8 +27,7 @@ SUM_REPLIES = [
 ]
 
 
-def maisa(cwd: Path, *args: str, db: str = "m.db", **env: str) -> subprocess.CompletedProcess:
-    """`maisa ARGS` in `cwd`, on the bwrap sandbox, with `db` as the store (relative to cwd)."""
+def environment_for(cwd: Path, db: str, env: dict[str, str]) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MAISA_", "OPENAI_"))}
     environment.update(
         PYTHONPATH=str(REPO),
@@ -36,10 +37,15 @@ def maisa(cwd: Path, *args: str, db: str = "m.db", **env: str) -> subprocess.Com
         OPENAI_API_KEY="none",
     )
     environment.update(env)
+    return environment
+
+
+def maisa(cwd: Path, *args: str, db: str = "m.db", **env: str) -> subprocess.CompletedProcess:
+    """`maisa ARGS` in `cwd`, on the bwrap sandbox, with `db` as the store (relative to cwd)."""
     return subprocess.run(
         [sys.executable, "-m", "maisa", *args],
         cwd=cwd,
-        env=environment,
+        env=environment_for(cwd, db, env),
         capture_output=True,
         text=True,
         timeout=90,
@@ -112,3 +118,51 @@ def test_an_invalid_spec_under_compile_json_lists_every_problem_as_json(tmp_path
     assert done.returncode == 2 and no_traceback(done)
     problems = json.loads(done.stdout)["problems"]
     assert any("unknown key 'gaol'" in p and p.startswith("worker.yaml:") for p in problems)
+
+
+def interrupt_while_the_model_thinks(tmp_path, scripted_model, model_env, args, sig):
+    """Start `maisa ARGS`, wait until it asks the model, send `sig`; the finished process."""
+    scripted_model.load([{"reply": SUM_REPLIES[0], "delay": 30}])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "maisa", *args],
+        cwd=tmp_path,
+        env=environment_for(tmp_path, "m.db", model_env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while not scripted_model.requests and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert scripted_model.requests, "maisa never asked the model"
+    process.send_signal(sig)
+    stdout, stderr = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr)
+
+
+def test_ctrl_c_under_run_json_prints_the_interrupted_run_as_json(
+    tmp_path, spec, scripted_model, model_env
+):
+    args = ["run", spec.name, "-i", "a=1", "-i", "b=2", "--no-lock", "--json"]
+    done = interrupt_while_the_model_thinks(
+        tmp_path, scripted_model, model_env, args, signal.SIGINT
+    )
+    assert done.returncode == 130 and no_traceback(done)
+    report = json.loads(done.stdout)
+    assert report["status"] == "INTERRUPTED" and report["run_id"] == 1
+    shown = maisa(tmp_path, "show", "1", "--json")
+    assert json.loads(shown.stdout)["status"] == "INTERRUPTED"
+
+
+def test_sigterm_during_maisa_lock_records_the_run_interrupted_during_its_step(
+    tmp_path, spec, scripted_model, model_env
+):
+    args = ["lock", spec.name, "-i", "a=1", "-i", "b=2"]
+    done = interrupt_while_the_model_thinks(
+        tmp_path, scripted_model, model_env, args, signal.SIGTERM
+    )
+    assert done.returncode == 130 and no_traceback(done)
+    run = json.loads(maisa(tmp_path, "show", "1", "--json").stdout)
+    assert run["status"] == "INTERRUPTED"
+    assert run["error"] == "interrupted (Ctrl-C or SIGTERM) during step 1"
+    assert not (tmp_path / "worker.lock").exists()
