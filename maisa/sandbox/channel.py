@@ -84,8 +84,8 @@ class FrameBuffer:
         del self._data[: HEADER.size + size]
         try:
             return loads(payload)
-        except ValueError as exc:
-            raise ProtocolViolation(f"frame is not valid JSON: {exc}") from exc
+        except (ValueError, RecursionError) as exc:  # RecursionError: "[[[[…" nested past limit
+            raise ProtocolViolation(f"frame is not valid JSON: {exc!r}"[:500]) from None
 
 
 def _read_exact(fd: int, size: int) -> bytes:

@@ -11,10 +11,16 @@ from maisa.errors import ToolError
 from maisa.sandbox.base import ToolCall
 
 SUMMARY_LIMIT = 300
+SUMMARY_DEPTH = 8
+# Arguments come from step code: nesting deeper than this is refused before anything walks it
+# (summarize, the tool itself), so no recursion limit is reached on the host.
+MAX_ARGUMENT_DEPTH = 50
 
 
-def summarize(value: Any, limit: int = SUMMARY_LIMIT) -> str:
+def summarize(value: Any, limit: int = SUMMARY_LIMIT, _depth: int = 0) -> str:
     """A short, bounded, human-readable rendering of a value for the Chain-of-Work."""
+    if _depth >= SUMMARY_DEPTH and isinstance(value, dict | list | tuple):
+        return "{...}" if isinstance(value, dict) else "[...]"
     if isinstance(value, bytes | bytearray):
         return f"<{len(value)} bytes>"
     if isinstance(value, str) and len(value) > limit:
@@ -24,9 +30,9 @@ def summarize(value: Any, limit: int = SUMMARY_LIMIT) -> str:
         return text[: limit - len(suffix)] + suffix
     if isinstance(value, dict):
         items = list(value.items())[:limit]
-        text = "{" + ", ".join(f"{k!r}: {summarize(v, 80)}" for k, v in items) + "}"
+        text = "{" + ", ".join(f"{k!r}: {summarize(v, 80, _depth + 1)}" for k, v in items) + "}"
     elif isinstance(value, list | tuple):
-        text = "[" + ", ".join(summarize(v, 80) for v in list(value)[:limit]) + "]"
+        text = "[" + ", ".join(summarize(v, 80, _depth + 1) for v in list(value)[:limit]) + "]"
     else:
         text = repr(value)
     if len(text) <= limit:
@@ -68,6 +74,19 @@ def check_result(value: Any, where: str, depth: int = 0) -> None:
     raise ToolError(
         f"{where} returned a {type(value).__name__}; tools must return JSON values or bytes"
     )
+
+
+def check_arguments(value: Any, where: str) -> None:
+    """Refuse arguments nested deeper than MAX_ARGUMENT_DEPTH (iteratively: no recursion)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_ARGUMENT_DEPTH:
+            raise ToolError(f"{where}: arguments nested more than {MAX_ARGUMENT_DEPTH} deep")
+        if isinstance(item, dict):
+            pending.extend((v, depth + 1) for v in item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend((v, depth + 1) for v in item)
 
 
 def _signature(target: Callable[..., Any]) -> inspect.Signature | None:
@@ -122,9 +141,11 @@ class ToolBroker:
         """Run `tool.function(*args, **kwargs)` on the host and record it (errors: ToolError)."""
         self._sequence += 1
         started = time.perf_counter()
-        arguments = self._redact(summarize({"args": list(args), "kwargs": kwargs}))
+        arguments = "<not recorded: nested too deeply>"
         target = self._functions.get(tool, {}).get(function)
         try:
+            check_arguments([args, kwargs], f"{tool}.{function}")
+            arguments = self._redact(summarize({"args": list(args), "kwargs": kwargs}))
             if target is None:
                 raise ToolError(f"{tool}.{function} is not a declared tool function")
             where = f"{tool}.{function}"
@@ -145,7 +166,7 @@ class ToolBroker:
                     error=self._redact(message),
                 )
             )
-            raise ToolError(message) from exc
+            raise ToolError(self._redact(message)) from exc
         self._calls.append(
             ToolCall(
                 sequence=self._sequence,

@@ -10,6 +10,7 @@ import datetime as dt
 import decimal
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,18 @@ from maisa.errors import ToolError
 
 STATEMENT_TIMEOUT_MS = 30_000
 MAX_ROWS = 100_000
+# SQLite runs inside the host process: one value may not be larger than this (randomblob(1e9)
+# would allocate a gigabyte on the host), and a result may not hold more in total.
+SQLITE_MAX_VALUE_BYTES = 32 * 1024 * 1024
+MAX_RESULT_BYTES = 64 * 1024 * 1024
+# Pragmas that corrupt the schema (a classic way into SQLite's memory bugs), move temp files
+# elsewhere on the host, or switch off the untrusted-schema defences.
+_DENIED_PRAGMAS = frozenset(
+    {"writable_schema", "temp_store_directory", "data_store_directory", "schema_version"}
+    | {"trusted_schema", "mmap_size"}
+)
+# fts3_tokenizer() hands out (and with two arguments takes) raw C pointers of the host process.
+_DENIED_FUNCTIONS = frozenset({"fts3_tokenizer", "load_extension"})
 
 Params = Sequence[Any] | dict[str, Any] | None
 
@@ -57,12 +70,27 @@ def _check_rows(rows: list[Any]) -> None:
         raise ToolError(f"the query returned more than {MAX_ROWS} rows; add a LIMIT")
 
 
-def _sqlite_authorizer(action: int, *_: object) -> int:
+def _sqlite_authorizer(action: int, arg1: str | None, arg2: str | None, *_: object) -> int:
     # ATTACH (and VACUUM INTO, which attaches) would let step code create or read any file the
     # host user can reach, as an SQLite database: the tool's one database is all it may touch.
     if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
         return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_PRAGMA and (arg1 or "").lower() in _DENIED_PRAGMAS:
+        return sqlite3.SQLITE_DENY
+    if action == sqlite3.SQLITE_FUNCTION and (arg2 or "").lower() in _DENIED_FUNCTIONS:
+        return sqlite3.SQLITE_DENY
     return sqlite3.SQLITE_OK
+
+
+def _value_bytes(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes) else 8
+
+
+def _sqlite_error(exc: Exception) -> ToolError:
+    if isinstance(exc, sqlite3.OperationalError) and str(exc) == "interrupted":
+        seconds = STATEMENT_TIMEOUT_MS // 1000
+        return ToolError(f"the SQL statement ran past {seconds}s and was stopped")
+    return ToolError(f"SQLite error: {exc}")
 
 
 class SqliteConnection:
@@ -78,17 +106,38 @@ class SqliteConnection:
         )
         self._conn.row_factory = sqlite3.Row
         self._conn.set_authorizer(_sqlite_authorizer)
+        self._conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_MAX_VALUE_BYTES)
+        # SQLite has no statement timeout, and the host waits for the tool: a recursive CTE
+        # that never ends would hang the run past every step deadline.
+        self._deadline = float("inf")
+        self._conn.set_progress_handler(self._past_deadline, 10_000)
+
+    def _past_deadline(self) -> int:
+        return 1 if time.monotonic() > self._deadline else 0
 
     def _run(self, sql: str, params: Params) -> sqlite3.Cursor:
+        self._deadline = time.monotonic() + STATEMENT_TIMEOUT_MS / 1000
         return self._conn.execute(sql, () if params is None else params)
+
+    def _fetch(self, cursor: sqlite3.Cursor) -> list[sqlite3.Row]:
+        rows: list[sqlite3.Row] = []
+        size = 0
+        while batch := cursor.fetchmany(1000):
+            rows += batch
+            size += sum(_value_bytes(value) for row in batch for value in row)
+            if size > MAX_RESULT_BYTES:
+                raise ToolError(f"the query returned more than {MAX_RESULT_BYTES} bytes")
+            if len(rows) > MAX_ROWS:
+                break
+        return rows
 
     def query(self, sql: str, params: Params) -> list[dict[str, Any]]:
         with self._lock:
             try:
                 with self._conn:  # commits on success, rolls back on error
-                    rows = self._run(sql, params).fetchmany(MAX_ROWS + 1)
+                    rows = self._fetch(self._run(sql, params))
             except (sqlite3.Error, ValueError, TypeError, OverflowError) as exc:
-                raise ToolError(f"SQLite error: {exc}") from None
+                raise _sqlite_error(exc) from None
         _check_rows(rows)
         return [{key: plain(row[key]) for key in row.keys()} for row in rows]
 
@@ -98,7 +147,7 @@ class SqliteConnection:
                 with self._conn:
                     count = self._run(sql, params).rowcount
             except (sqlite3.Error, ValueError, TypeError, OverflowError) as exc:
-                raise ToolError(f"SQLite error: {exc}") from None
+                raise _sqlite_error(exc) from None
         return max(count, 0)
 
     def close(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from typing import Any
 
@@ -34,6 +36,54 @@ def host_allowed(host: str, port: int | None, allowed: list[str]) -> bool:
         elif host == name.strip("[]"):
             return True
     return False
+
+
+def _listed_by_name(host: str, allowed: list[str]) -> bool:
+    """Whether an entry names `host` itself (not only through a `*.domain` wildcard)."""
+    host = host.lower().rstrip(".")
+    for entry in allowed:
+        entry = entry.strip().lower().rstrip(".")
+        name = entry.rpartition(":")[0] if _has_port(entry) else entry
+        if not name.startswith("*.") and name.strip("[]") == host:
+            return True
+    return False
+
+
+def destination_problem(host: str, port: int, allowed: list[str]) -> str | None:
+    """Why an allowed host name must not be connected to, from the addresses it resolves to.
+
+    A name in a `*.domain` wildcard is chosen by whoever controls that domain's DNS (e.g.
+    `ec2-127-0-0-1.compute-1.amazonaws.com` resolves to loopback), so it must resolve to public
+    addresses; any name resolving to loopback, link-local (cloud metadata at 169.254.169.254)
+    or unspecified addresses is refused unless it is `localhost` or an IP literal itself.
+    Private addresses stay reachable through names listed exactly (an intranet API).
+    """
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return None  # an IP literal, listed as such
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return None  # the request itself will fail and say why
+    exact = _listed_by_name(host, allowed)
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        local = address.is_loopback or address.is_link_local or address.is_unspecified
+        if local and host.lower().rstrip(".") != "localhost":
+            return (
+                f"{host!r} resolves to the local address {address}; refused "
+                "(list the IP address itself in limits.network to allow it)"
+            )
+        if not exact and not address.is_global:
+            return (
+                f"{host!r} resolves to the non-public address {address} and is allowed only "
+                "through a wildcard; list it by name to allow it"
+            )
+    return None
 
 
 def _has_port(entry: str) -> bool:
@@ -88,6 +138,9 @@ class HttpTool:
                 f"host {url.host!r} is not allowed; allowed hosts: {', '.join(self._allowed)} "
                 "(list it in limits.network in the worker spec)"
             )
+        problem = destination_problem(url.host, port, self._allowed)
+        if problem:
+            raise ToolError(problem)
 
     def _request(self, method: str, url: str, **options: Any) -> dict:
         if not isinstance(url, str):

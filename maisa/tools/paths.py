@@ -22,6 +22,12 @@ from maisa.tools.base import ToolContext
 
 MAX_READ_BYTES = 64 * 1024 * 1024
 MAX_WRITE_BYTES = 64 * 1024 * 1024
+# Step code writes on the host's disk: bound what one run may leave there (bytes, new files and
+# directories, nesting: a 2,000-deep tree breaks os.walk and shutil.rmtree).
+MAX_WORKSPACE_BYTES = 1024 * 1024 * 1024
+MAX_NEW_ENTRIES = 10_000
+MAX_DEPTH = 32
+MAX_PATH_CHARS = 1024
 
 # O_PATH: walking needs only search (x) permission on each directory, as path lookup does.
 _DIR_FLAGS = os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -33,7 +39,9 @@ def _as_text(path: object) -> str:
     if not isinstance(path, str):
         raise ToolError(f"a path must be a string, not {type(path).__name__}")
     if not path or "\x00" in path:
-        raise ToolError(f"invalid path {path!r}")
+        raise ToolError(f"invalid path {path[:100]!r}")
+    if len(path) > MAX_PATH_CHARS:
+        raise ToolError(f"path of {len(path)} characters; the limit is {MAX_PATH_CHARS}")
     return path
 
 
@@ -50,6 +58,8 @@ class Confinement:
         # A file input given relative to the host's working directory is found by the very
         # string step code received in `inputs`, not looked up in the workspace.
         self._inputs = {os.fspath(p): os.path.abspath(p) for p in ctx.readable}
+        self._written = 0  # net bytes this run added to the workspace through write()
+        self._created = 0  # files and directories this run created there
 
     def _resolve(self, text: str) -> str:
         if text in self._inputs:
@@ -78,6 +88,9 @@ class Confinement:
             raise ToolError(f"path {text!r} is the workspace directory, not a file")
         if not _inside(real, self.workspace):
             raise ToolError(f"path {text!r} is outside the run's workspace; writing is refused")
+        depth = len(Path(real).relative_to(self.workspace).parts)
+        if depth > MAX_DEPTH:
+            raise ToolError(f"path {text!r} is nested {depth} deep; the limit is {MAX_DEPTH}")
         return Path(real)
 
     # -- race-free opening -------------------------------------------------------------------
@@ -99,6 +112,7 @@ class Confinement:
                 except FileNotFoundError:
                     if create_below is None or not _inside(walked, create_below):
                         raise
+                    self._count_new_entry(walked)
                     try:
                         os.mkdir(part, 0o755, dir_fd=fd)
                     except FileExistsError:
@@ -151,16 +165,45 @@ class Confinement:
             raise ToolError(f"{path!r} is a run input and is read-only")
         try:
             with self._directory_fd(real.parent, create_below=self.workspace) as parent:
-                flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_NONBLOCK
-                flags |= os.O_CLOEXEC
-                fd = os.open(real.name, flags, 0o644, dir_fd=parent)
+                flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+                try:
+                    fd = os.open(real.name, flags, dir_fd=parent)
+                except FileNotFoundError:
+                    self._check_budget(len(data), path)
+                    self._count_new_entry(str(real))
+                    fd = os.open(real.name, flags | os.O_CREAT, 0o644, dir_fd=parent)
         except OSError as exc:
             raise _open_error(path, exc) from None
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             os.close(fd)
             raise ToolError(f"{path!r} is not a regular file")
+        growth = len(data) - info.st_size
+        try:
+            self._check_budget(growth, path)
+        except ToolError:
+            os.close(fd)
+            raise
+        # Truncate only after the checks: a refused write leaves the old contents intact.
+        os.ftruncate(fd, 0)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        self._written += growth
+
+    def _check_budget(self, growth: int, path: object) -> None:
+        if self._written + growth > MAX_WORKSPACE_BYTES:
+            raise ToolError(
+                f"writing {path!r} would take this run past {MAX_WORKSPACE_BYTES} bytes "
+                "written to the workspace; refused"
+            )
+
+    def _count_new_entry(self, where: str) -> None:
+        if self._created >= MAX_NEW_ENTRIES:
+            raise ToolError(
+                f"this run already created {MAX_NEW_ENTRIES} files and directories in the "
+                f"workspace; refusing to create {where!r}"
+            )
+        self._created += 1
 
     def list(self, path: object) -> list[str]:
         """Sorted entry names of a workspace directory; subdirectories end with `/`."""
