@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +163,9 @@ def validate_inputs(compiled: CompiledWorker, inputs: dict[str, Any]) -> dict[st
             problems.append(f"input {name!r}: file not found: {value}")
         elif not path.is_file():
             problems.append(f"input {name!r}: not a regular file: {value}")
+        elif not os.access(path, os.R_OK):
+            # Caught here, not by the tool inside a step: that would fail every attempt.
+            problems.append(f"input {name!r}: cannot read {value}: permission denied")
         else:
             result[name] = str(path.resolve())
     if problems:

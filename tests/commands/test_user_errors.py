@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.fixtures.services import unavailable
 from tests.runtime.conftest import SUM_WORKER
 
 REPO = Path(__file__).resolve().parents[2]
@@ -166,3 +167,35 @@ def test_sigterm_during_maisa_lock_records_the_run_interrupted_during_its_step(
     assert run["status"] == "INTERRUPTED"
     assert run["error"] == "interrupted (Ctrl-C or SIGTERM) during step 1"
     assert not (tmp_path / "worker.lock").exists()
+
+
+def as_a_user_who_cannot_read(path: Path) -> list[str]:
+    """Make `path` unreadable to the maisa we start; the command prefix that starts it."""
+    path.chmod(0)
+    if os.geteuid() != 0:
+        return []
+    # Root reads anything; in a user namespace it cannot read a file owned by an unmapped uid.
+    os.chown(path, 12345, 12345)
+    if subprocess.run(["unshare", "-r", "true"], capture_output=True).returncode != 0:
+        unavailable("unshare -r (user namespaces) is needed to drop root's read access")
+    return ["unshare", "-r"]
+
+
+def test_an_unreadable_file_input_is_a_usage_error_before_the_run(tmp_path):
+    spec = {**SUM_WORKER, "inputs": {"doc": {"type": "file"}}}
+    (tmp_path / "worker.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    secret = tmp_path / "payroll.pdf"
+    secret.write_bytes(b"%PDF-1.4")
+    prefix = as_a_user_who_cannot_read(secret)
+    done = subprocess.run(
+        [*prefix, sys.executable, "-m", "maisa", "run", "worker.yaml", "-i", "doc=payroll.pdf"],
+        cwd=tmp_path,
+        env=environment_for(tmp_path, "m.db", {}),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and no_traceback(done)
+    assert "input 'doc': cannot read " in done.stderr
+    assert "payroll.pdf: permission denied" in done.stderr
+    assert not (tmp_path / "m.db").exists()  # refused before any run was recorded
