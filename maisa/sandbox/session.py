@@ -32,6 +32,11 @@ def grace(timeout: float) -> float:
     return min(timeout * 0.5, MAX_GRACE)
 
 
+# JSON values from the harness nested deeper than this are not passed on: the host walks them
+# recursively (serialisation, schema validation, redaction).
+MAX_VALUE_DEPTH = 64
+
+
 class ChannelSession:
     """A live harness behind a transport. Subclasses kill it and explain its death."""
 
@@ -183,17 +188,22 @@ class ChannelSession:
             raise ProtocolViolation(f"unknown step status {message.get('status')!r}") from exc
         peak = self._peak_memory_mb()
         variables = message.get("variables")
+        variables = _shallow_variables(variables) if isinstance(variables, dict) else {}
+        result, finished = message.get("result"), bool(message.get("finished"))
+        if _depth_over(result, MAX_VALUE_DEPTH):
+            status, finished, result = StepStatus.ERROR, False, None
+            message["error"] = f"the result given to finish() nests over {MAX_VALUE_DEPTH} levels"
         return StepOutcome(
             status=status,
             stdout=str(message.get("stdout", "")),
             stderr=str(message.get("stderr", "")),
             cpu_s=_number(message.get("cpu_s")),
             peak_memory_mb=peak if peak is not None else _number(message.get("peak_memory_mb")),
-            variables=variables if isinstance(variables, dict) else {},
+            variables=variables,
             error=message.get("error") if status is not StepStatus.OK else None,
             output_truncated=bool(message.get("output_truncated")),
-            finished=bool(message.get("finished")),
-            result=message.get("result"),
+            finished=finished,
+            result=result,
         )
 
     def _outcome_of_death(self, exc: Exception, *, timed_out: bool) -> StepOutcome:
@@ -242,6 +252,30 @@ class ChannelSession:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _depth_over(value: Any, limit: int) -> bool:
+    """Whether a JSON value nests deeper than `limit` (iteratively: no recursion limit)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict | list):
+            if depth >= limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _shallow_variables(variables: dict[str, Any]) -> dict[str, Any]:
+    # A snapshot comes from the (untrusted) harness and is walked recursively on the host
+    # (store serialisation, redaction): a 600-deep list crashed the run with RecursionError.
+    return {
+        str(name): f"<not kept: nested over {MAX_VALUE_DEPTH} levels>"
+        if _depth_over(value, MAX_VALUE_DEPTH)
+        else value
+        for name, value in variables.items()
+    }
 
 
 def _number(value: Any) -> float:

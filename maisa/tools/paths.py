@@ -90,7 +90,7 @@ class Confinement:
             raise ToolError(f"path {text!r} is outside the run's workspace; writing is refused")
         depth = len(Path(real).relative_to(self.workspace).parts)
         if depth > MAX_DEPTH:
-            raise ToolError(f"path {text!r} is nested {depth} deep; the limit is {MAX_DEPTH}")
+            raise ToolError(f"path nested {depth} deep; the limit is {MAX_DEPTH}: {text[:80]!r}")
         return Path(real)
 
     # -- race-free opening -------------------------------------------------------------------

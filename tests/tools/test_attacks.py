@@ -292,3 +292,17 @@ def test_a_forged_bytes_object_is_only_bytes():
     assert buffer.next_frame() == {"__bytes__": "aGk=", "x": 1}  # two keys: stays a dict
     buffer.feed(frame(b'{"__bytes__": "aGk="}'))
     assert buffer.next_frame() == b"hi"
+
+
+def test_a_deeply_nested_variable_or_result_does_not_reach_the_host_whole(sandbox, open_session):
+    # The host walks snapshots and results recursively (store, schema, redaction): a 600-deep
+    # list once crashed the whole run with RecursionError.
+    session = open_session(sandbox)
+    deep = "deep = []\nfor _ in range(600):\n    deep = [deep]\n"
+    outcome = session.run(deep + "shallow = [[1]]", timeout=10)
+    assert outcome.status.value == "OK", outcome.error
+    assert outcome.variables["deep"] == "<not kept: nested over 64 levels>"
+    assert outcome.variables["shallow"] == [[1]]
+    finished = session.run("finish({'x': deep})", timeout=10)
+    assert finished.status.value == "ERROR" and not finished.finished
+    assert "nests over 64 levels" in (finished.error or "")
