@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,16 @@ def schema_problems(schema: dict[str, Any], value: Any, label: str) -> list[str]
     return [message for error in errors for message in _describe(error, label, known)]
 
 
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_non_finite(v) for v in value)
+    return False
+
+
 def validate_inputs(compiled: CompiledWorker, inputs: dict[str, Any]) -> dict[str, Any]:
     """The inputs with defaults applied and `file` paths resolved; raises `InputError`."""
     schema = compiled.input_schema
@@ -153,7 +164,12 @@ def validate_inputs(compiled: CompiledWorker, inputs: dict[str, Any]) -> dict[st
     for name, prop in schema.get("properties", {}).items():
         if name not in result and "default" in prop:
             result[name] = prop["default"]
-    problems = schema_problems(schema, result, "input")
+    problems = [
+        f"input {name!r}: {value!r} is not a JSON number (NaN and infinity cannot be stored)"
+        for name, value in result.items()
+        if _has_non_finite(value)
+    ]
+    problems += schema_problems(schema, result, "input")
     for name in file_fields(schema):
         value = result.get(name)
         if not isinstance(value, str) or not value:

@@ -30,6 +30,11 @@ RUN_SELECT = (
 )
 
 
+def _is_row_id(value: int) -> bool:
+    """Whether `value` fits an id column; SQLite raises OverflowError past 64 bits."""
+    return -(2**63) <= value < 2**63
+
+
 class SqlReads:
     """Read queries over `_read()` cursors whose SQL uses `?` placeholders."""
 
@@ -48,6 +53,8 @@ class SqlReads:
 
     def get_worker(self, ref: int | str) -> WorkerRecord | None:
         """A worker by id, or the latest row for a name."""
+        if isinstance(ref, int) and not _is_row_id(ref):
+            return None
         with self._read() as cur:
             if isinstance(ref, int):
                 cur.execute("SELECT * FROM workers WHERE id = ?", (ref,))
@@ -86,6 +93,8 @@ class SqlReads:
 
     def get_run(self, run_id: int) -> RunRecord | None:
         """A run with its steps and their tool calls, in three queries."""
+        if not _is_row_id(run_id):
+            return None
         with self._read() as cur:
             cur.execute(f"{RUN_SELECT} WHERE r.id = ?", (run_id,))
             row = cur.fetchone()

@@ -199,3 +199,36 @@ def test_an_unreadable_file_input_is_a_usage_error_before_the_run(tmp_path):
     assert "input 'doc': cannot read " in done.stderr
     assert "payroll.pdf: permission denied" in done.stderr
     assert not (tmp_path / "m.db").exists()  # refused before any run was recorded
+
+
+@pytest.fixture
+def number_spec(tmp_path: Path) -> Path:
+    path = tmp_path / "worker.yaml"
+    inputs = {"a": {"type": "number"}, "b": {"type": "integer"}}
+    path.write_text(yaml.safe_dump({**SUM_WORKER, "inputs": inputs}, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "1e999"])
+def test_a_number_input_that_json_cannot_hold_is_refused_before_the_run(
+    tmp_path, number_spec, value
+):
+    done = maisa(tmp_path, "run", number_spec.name, "-i", f"a={value}", "-i", "b=2")
+    assert done.returncode == 2 and no_traceback(done)
+    assert "input 'a':" in done.stderr and "is not a JSON number" in done.stderr
+    assert not (tmp_path / "m.db").exists()
+
+
+def test_nan_in_an_input_file_is_refused_too(tmp_path, number_spec):
+    (tmp_path / "in.json").write_text('{"a": NaN, "b": 2}')
+    done = maisa(tmp_path, "run", number_spec.name, "--input-file", "in.json")
+    assert done.returncode == 2 and no_traceback(done)
+    assert "input 'a': nan is not a JSON number" in done.stderr
+
+
+@pytest.mark.parametrize("command", ["show", "replay"])
+def test_a_run_id_past_64_bits_is_no_such_run(tmp_path, command):
+    maisa(tmp_path, "workers")  # creates the empty store
+    done = maisa(tmp_path, command, "99999999999999999999")
+    assert done.returncode == 2 and no_traceback(done)
+    assert "no run 99999999999999999999" in done.stderr
