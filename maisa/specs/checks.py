@@ -7,6 +7,7 @@ what is malformed: the type validation already reports that.
 
 from __future__ import annotations
 
+import inspect
 import keyword
 import re
 from collections.abc import Iterator
@@ -30,6 +31,15 @@ def builtin_tool_names() -> list[str]:
     return sorted(BUILTIN_TOOLS)
 
 
+def _tools_taking_a_secret() -> set[str]:
+    """Built-in tools taking a `secret` (db): they need one; every other tool refuses one."""
+    try:
+        from maisa.tools.catalogue import BUILTIN_TOOLS
+    except ImportError:
+        return {"db"}
+    return {n for n, cls in BUILTIN_TOOLS.items() if "secret" in inspect.signature(cls).parameters}
+
+
 def check_spec_data(data: dict[str, Any], spec_dir: Path) -> list[FieldError]:
     """Every semantic problem of a spec's raw data (tools, modules, secrets, regexes, imports)."""
     problems = list(_check_tools(data, spec_dir))
@@ -50,6 +60,7 @@ def _check_tools(data: dict[str, Any], spec_dir: Path) -> Iterator[FieldError]:
     if not isinstance(tools, list):
         return
     builtins = builtin_tool_names()
+    secret_takers = _tools_taking_a_secret()
     declared_secrets = data.get("secrets") if isinstance(data.get("secrets"), list) else []
     seen: set[str] = set()
     for index, entry in enumerate(tools):
@@ -79,6 +90,16 @@ def _check_tools(data: dict[str, Any], spec_dir: Path) -> Iterator[FieldError]:
             if reason:
                 yield FieldError((*loc, "module"), reason)
         secret = ref.get("secret")
+        # Caught here, not when a run builds its tools (after the run is recorded).
+        if module is None and name in secret_takers and secret is None:
+            yield FieldError(
+                name_loc,
+                f"tool {name!r} needs a secret holding its URL: declare it as "
+                f"{{name: {name}, secret: MY_DB_URL}} and list MY_DB_URL under `secrets`",
+            )
+        elif secret is not None and (module is not None or name not in secret_takers):
+            takers = ", ".join(sorted(secret_takers))
+            yield FieldError((*loc, "secret"), f"tool {name!r} takes no secret; only {takers} does")
         if isinstance(secret, str) and secret not in declared_secrets:
             yield FieldError(
                 (*loc, "secret"),

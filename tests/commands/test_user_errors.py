@@ -232,3 +232,21 @@ def test_a_run_id_past_64_bits_is_no_such_run(tmp_path, command):
     done = maisa(tmp_path, command, "99999999999999999999")
     assert done.returncode == 2 and no_traceback(done)
     assert "no run 99999999999999999999" in done.stderr
+
+
+def test_a_db_tool_without_its_secret_is_a_spec_error_at_compile_time(tmp_path):
+    (tmp_path / "worker.yaml").write_text(yaml.safe_dump({**SUM_WORKER, "tools": ["db"]}))
+    compiled = maisa(tmp_path, "compile", "worker.yaml")
+    assert compiled.returncode == 2 and no_traceback(compiled)
+    assert "worker.yaml:" in compiled.stderr and "tool 'db' needs a secret" in compiled.stderr
+    checked = maisa(tmp_path, "check", "worker.yaml")
+    assert checked.returncode == 2 and "tool 'db' needs a secret" in checked.stdout
+    ran = maisa(tmp_path, "run", "worker.yaml", "-i", "a=1", "-i", "b=2")
+    assert ran.returncode == 2 and not (tmp_path / "m.db").exists()  # no FAILED run recorded
+
+
+def test_a_secret_on_a_tool_that_takes_none_is_a_spec_error(tmp_path):
+    spec = {**SUM_WORKER, "tools": [{"name": "mail", "secret": "TOKEN"}], "secrets": ["TOKEN"]}
+    (tmp_path / "worker.yaml").write_text(yaml.safe_dump(spec))
+    done = maisa(tmp_path, "compile", "worker.yaml")
+    assert done.returncode == 2 and "tool 'mail' takes no secret; only db does" in done.stderr
