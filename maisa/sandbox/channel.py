@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import struct
 
 HEADER = struct.Struct(">I")
@@ -20,6 +21,8 @@ HEADER = struct.Struct(">I")
 # what a possibly hostile step sends it.
 MAX_FRAME = 64 * 1024 * 1024
 BYTES_KEY = "__bytes__"
+# A lone surrogate written as a JSON escape ("\ud800"): valid JSON, but not Unicode.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class ChannelClosed(Exception):
@@ -45,13 +48,34 @@ def _hook(obj: dict) -> object:
 
 
 def dumps(value: object) -> bytes:
-    """JSON bytes for `value`, with bytes as base64 objects. Raises TypeError if not encodable."""
-    return json.dumps(value, default=_default, ensure_ascii=False, allow_nan=False).encode()
+    """JSON bytes for `value`, with bytes as base64 objects. Raises TypeError if not encodable.
+
+    Lone surrogates (text that is not Unicode, e.g. `"\\ud800"` or bytes decoded with
+    surrogateescape) become "?": one such variable used to kill the harness mid-snapshot.
+    """
+    text = json.dumps(value, default=_default, ensure_ascii=False, allow_nan=False)
+    return text.encode("utf-8", "replace")
 
 
 def loads(data: bytes | str) -> object:
-    """The value encoded by `dumps`."""
-    return json.loads(data, object_hook=_hook)
+    """The value encoded by `dumps`; lone surrogates sent as JSON escapes become "?"."""
+    value = json.loads(data, object_hook=_hook)
+    raw = data if isinstance(data, bytes) else data.encode("utf-8", "replace")
+    if _SURROGATE_ESCAPE.search(raw):
+        # The other end may be hostile: a string the host cannot encode must not reach it
+        # (the store, PostgreSQL and the terminal all refuse lone surrogates).
+        value = _scrub(value)
+    return value
+
+
+def _scrub(value: object) -> object:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, list):
+        return [_scrub(item) for item in value]
+    if isinstance(value, dict):
+        return {_scrub(key): _scrub(item) for key, item in value.items()}
+    return value
 
 
 def encode_frame(message: object) -> bytes:

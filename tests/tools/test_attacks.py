@@ -306,3 +306,17 @@ def test_a_deeply_nested_variable_or_result_does_not_reach_the_host_whole(sandbo
     finished = session.run("finish({'x': deep})", timeout=10)
     assert finished.status.value == "ERROR" and not finished.finished
     assert "nests over 64 levels" in (finished.error or "")
+
+
+def test_a_lone_surrogate_neither_kills_the_harness_nor_reaches_the_host(sandbox, open_session):
+    # `x = "\ud800"` used to crash the harness while it encoded the snapshot (session dead).
+    session = open_session(sandbox)
+    outcome = session.run('x = "\\ud800"\nfinish({"y": "a\\udcff"})', timeout=10)
+    assert outcome.status.value == "OK" and session.alive, outcome.error
+    assert outcome.variables["x"] == "?" and outcome.result == {"y": "a?"}
+
+
+def test_a_hostile_harness_cannot_send_the_host_a_lone_surrogate():
+    buffer = FrameBuffer()
+    buffer.feed(frame(b'{"stdout": "\\ud800", "\\udfff": ["\\ud83d\\ude00"]}'))
+    assert buffer.next_frame() == {"stdout": "?", "?": ["\U0001f600"]}
