@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -159,6 +160,49 @@ def test_a_sqlite_result_is_bounded_in_bytes(lite, monkeypatch):
     monkeypatch.setattr(db_backends, "MAX_RESULT_BYTES", 10_000)
     with pytest.raises(ToolError, match="more than 10000 bytes"):
         lite.query("SELECT randomblob(4000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3)", None)
+
+
+# -- db: PostgreSQL; what step code can do is what the URL's role can do ---------------------
+
+
+@pytest.fixture
+def limited_pg(workspace: Path, postgres_url: str) -> Iterator[DbTool]:
+    """The db tool as an ordinary role (no superuser, no pg_*_server_* membership)."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    role = f"maisa_attack_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {role} LOGIN")
+        admin.execute(f"CREATE SCHEMA {role} AUTHORIZATION {role}")
+    info = conninfo_to_dict(postgres_url)
+    url = f"postgresql://{role}@{info['host']}:{info.get('port', 5432)}/{info['dbname']}"
+    db = DbTool(ToolContext(workspace=workspace), secret=url)
+    yield db
+    db._close()
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"DROP SCHEMA {role} CASCADE")
+        admin.execute(f"DROP OWNED BY {role}")
+        admin.execute(f"DROP ROLE {role}")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "COPY (SELECT 1) TO PROGRAM 'touch /tmp/maisa-attack-pwned'",
+        "COPY (SELECT 1) TO '/tmp/maisa-attack-copy'",
+        "SELECT pg_read_file('/etc/passwd')",
+        "SELECT pg_ls_dir('/')",
+        "SELECT lo_export(lo_from_bytea(0, 'x'), '/tmp/maisa-attack-lo')",
+        "SELECT lo_import('/etc/passwd')",
+        "CREATE FUNCTION s(text) RETURNS int AS '/lib/x86_64-linux-gnu/libc.so.6', 'system' "
+        "LANGUAGE C",
+    ],
+)
+def test_an_ordinary_role_cannot_reach_the_database_servers_files_or_shell(limited_pg, sql):
+    with pytest.raises(ToolError, match="PostgreSQL error: .*(permission denied|must be)"):
+        limited_pg.query(sql, None)
+    assert not any(Path("/tmp").glob("maisa-attack-*"))
 
 
 # -- http: local services stay unreachable through names --------------------------------------
