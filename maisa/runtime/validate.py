@@ -226,12 +226,17 @@ def validate_step(
         return [Rejection(exc.lineno or 1, exc.offset or 0, f"syntax error: {exc.msg}{where}")]
     except ValueError as exc:  # e.g. null bytes in the source
         return [Rejection(1, 0, f"the code cannot be parsed: {exc}")]
+    except (RecursionError, MemoryError):  # `-----…1`, `a.a.a…` a hostile model can write
+        return [Rejection(1, 0, "the code is nested too deeply to check; simplify it")]
     checker = _Checker(rules, _assigned_names(tree), tree)
-    checker.visit(tree)
-    for constant, parsed in reach.string_annotations(tree):
-        ast.increment_lineno(parsed, constant.lineno - 1)
-        checker.parents.update(reach.parents(parsed))
-        checker.visit(parsed.body)
+    try:
+        checker.visit(tree)
+        for constant, parsed in reach.string_annotations(tree):
+            ast.increment_lineno(parsed, constant.lineno - 1)
+            checker.parents.update(reach.parents(parsed))
+            checker.visit(parsed.body)
+    except RecursionError:  # parsed, but deeper than the checker's recursion can follow
+        return [Rejection(1, 0, "the code is nested too deeply to check; simplify it")]
     rejections = checker.rejections + list(_hard_coded_inputs(tree, rules.inputs))
     return sorted(rejections, key=lambda r: (r.line, r.column, r.message))
 

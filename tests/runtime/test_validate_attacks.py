@@ -114,3 +114,18 @@ def test_no_allowed_module_exposes_a_forbidden_one_under_a_name_the_validator_le
             elif not name.startswith("_") and validate_reach.attribute_problem(name) is None:
                 leaks.append(f"{module.__name__}.{name} is {value.__name__}")
     assert leaks == []
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "x = " + "-" * 100_000 + "1",  # MemoryError in the parser
+        "x = " + "+".join(["1"] * 100_000),  # RecursionError building the AST
+        "x = y" + ".a" * 100_000,
+        "x = f" + "()" * 100_000,
+        "x = " + "not " * 5_000 + "1",  # parses, but deeper than the checker can recurse
+    ],
+)
+def test_code_nested_to_crash_the_host_is_a_rejection_not_a_crash(code):
+    # A hostile model's reply used to kill the run with RecursionError or MemoryError.
+    assert messages(code) == ["line 1: the code is nested too deeply to check; simplify it"]
