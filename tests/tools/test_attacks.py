@@ -236,22 +236,6 @@ def test_a_wildcard_name_resolving_to_a_private_address_is_refused(workspace, mo
         http_tool(workspace, ["*.example.com"]).get("http://internal.example.com/")
 
 
-def test_a_name_resolving_to_loopback_for_real_is_refused(workspace):
-    # /etc/hosts-style resolution, no fake: only `localhost` itself or the IP may be listed.
-    names = [n for n in ("runsc", "vm", "ip6-localhost") if _resolves_to_loopback(n)]
-    if not names:
-        pytest.skip("no non-localhost name resolves to loopback on this machine")
-    with pytest.raises(ToolError, match="resolves to the local address"):
-        http_tool(workspace, names).get(f"http://{names[0]}/")
-
-
-def _resolves_to_loopback(name: str) -> bool:
-    try:
-        return all(i[4][0] in ("127.0.0.1", "::1") for i in socket.getaddrinfo(name, 80))
-    except OSError:
-        return False
-
-
 @pytest.mark.parametrize(
     "url",
     [
