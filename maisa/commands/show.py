@@ -22,10 +22,11 @@ def show_command(run_ref: str, as_json: bool, prompts: bool, db_url: str | None)
     from maisa.commands.output import emit_json, out
     from maisa.store.factory import open_store
 
+    wanted = _parse_ref(run_ref)  # a bad RUN is a usage error even when the store is down
     store = open_store(db_url)
     try:
         reap(store)
-        run_id = _run_id(store, run_ref)
+        run_id = _latest(store) if wanted is None else wanted
         run = store.get_run(run_id)
         if run is None:
             raise UsageError(f"no run {run_id} in the store {store.url}", hint="see: maisa runs")
@@ -39,12 +40,10 @@ def show_command(run_ref: str, as_json: bool, prompts: bool, db_url: str | None)
     print_plain(out, chain_of_work(run, prompts=prompts))
 
 
-def _run_id(store, ref: str) -> int:
+def _parse_ref(ref: str) -> int | None:
+    """RUN as a run id, or None for `last`."""
     if ref == "last":
-        latest = store.latest_run_id()
-        if latest is None:
-            raise UsageError(f"there are no runs in the store {store.url}")
-        return latest
+        return None
     try:
         value = int(ref.lstrip("#"))
     except ValueError:
@@ -52,3 +51,10 @@ def _run_id(store, ref: str) -> int:
     if value < 1:
         raise UsageError(f"RUN must be a positive run id, not {ref!r}")
     return value
+
+
+def _latest(store) -> int:
+    latest = store.latest_run_id()
+    if latest is None:
+        raise UsageError(f"there are no runs in the store {store.url}")
+    return latest

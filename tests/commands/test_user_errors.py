@@ -250,3 +250,9 @@ def test_a_secret_on_a_tool_that_takes_none_is_a_spec_error(tmp_path):
     (tmp_path / "worker.yaml").write_text(yaml.safe_dump(spec))
     done = maisa(tmp_path, "compile", "worker.yaml")
     assert done.returncode == 2 and "tool 'mail' takes no secret; only db does" in done.stderr
+
+
+def test_a_malformed_run_id_is_a_usage_error_even_when_the_database_is_down(tmp_path):
+    done = maisa(tmp_path, "show", "abc", db=DEAD_DB)
+    assert done.returncode == 2 and no_traceback(done)
+    assert "RUN must be a run id or `last`, not 'abc'" in done.stderr
