@@ -10,7 +10,7 @@ import sys
 import click
 
 from maisa import __version__
-from maisa.errors import MaisaError
+from maisa.errors import MaisaError, SpecError
 
 # name -> (module, attribute, one-line help). Keep in the order `--help` shows them.
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> None:
         if exc.hint:
             err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
         if _wants_json(argv):
-            emit_json_error(exc.message, exc.exit_code, exc.hint)
+            problems = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else None
+            emit_json_error(exc.message, exc.exit_code, exc.hint, problems)
         sys.exit(exc.exit_code)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

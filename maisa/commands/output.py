@@ -35,8 +35,15 @@ def emit_json(value: Any) -> None:
     sys.stdout.flush()
 
 
-def emit_json_error(message: str, exit_code: int, hint: str | None = None) -> None:
-    """Under --json, an error as `{"error", "hint", "exit_code"}` on stdout, so a script reading
-    stdout always gets one JSON document; nothing if the command already printed its own."""
-    if not _emitted:
-        emit_json({"error": message, "hint": hint, "exit_code": exit_code})
+def emit_json_error(
+    message: str, exit_code: int, hint: str | None = None, problems: list[str] | None = None
+) -> None:
+    """Under --json, an error as `{"error", "hint", "exit_code"}` (and a spec's `problems`) on
+    stdout, so a script reading stdout always gets one JSON document; nothing if the command
+    already printed its own."""
+    if _emitted:
+        return
+    report: dict[str, Any] = {"error": message, "hint": hint, "exit_code": exit_code}
+    if problems is not None:
+        report["problems"] = problems
+    emit_json(report)

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from maisa.commands.output import emit_json, err, out
-from maisa.errors import MaisaError, UsageError
+from maisa.errors import MaisaError, SpecError, UsageError
 from maisa.runtime.progress import ConsoleProgress
 
 
@@ -197,10 +197,13 @@ def _report(result: Any, written: Path | None, duration: float) -> dict[str, Any
 
 
 def _error_report(run_id: int | None, exc: MaisaError, duration: float) -> dict[str, Any]:
-    return {
+    report: dict[str, Any] = {
         "run_id": run_id,
         "status": "FAILED",
         "error": exc.message,
         "exit_code": exc.exit_code,
         "duration_s": round(duration, 3),
     }
+    if isinstance(exc, SpecError):
+        report["problems"] = [str(p) for p in exc.problems]
+    return report

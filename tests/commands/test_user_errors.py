@@ -113,9 +113,12 @@ def test_a_dead_database_under_json_is_exit_4_and_a_json_error(tmp_path, command
     assert "cannot reach PostgreSQL" in json.loads(done.stdout)["error"]
 
 
-def test_an_invalid_spec_under_compile_json_lists_every_problem_as_json(tmp_path, spec):
+@pytest.mark.parametrize(
+    "command", [("compile",), ("run",), ("lock", "--check"), ("lock", "-i", "a=1")]
+)
+def test_an_invalid_spec_under_json_lists_every_problem_as_json(tmp_path, spec, command):
     spec.write_text(spec.read_text().replace("goal:", "gaol:"))
-    done = maisa(tmp_path, "compile", spec.name, "--json")
+    done = maisa(tmp_path, *command, spec.name, "--json")
     assert done.returncode == 2 and no_traceback(done)
     problems = json.loads(done.stdout)["problems"]
     assert any("unknown key 'gaol'" in p and p.startswith("worker.yaml:") for p in problems)
