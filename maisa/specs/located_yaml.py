@@ -64,6 +64,16 @@ class YamlProblems(Exception):
         self.problems = problems
 
 
+# Aliases are expanded into copies, so a few lines of nested aliases can stand for billions of
+# values ("billion laughs"); no spec or lock comes near this many.
+MAX_VALUES = 100_000
+
+
+class _TooBig(Exception):
+    def __init__(self, node: Node) -> None:
+        self.node = node
+
+
 def _position(node: Node) -> Position:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
@@ -75,6 +85,7 @@ class _Builder:
         self.display_path = display_path
         self.locator = Locator()
         self.problems: list[SpecProblem] = []
+        self.values = 0
         # A SafeLoader is only used for its constructor: scalar tags (int, bool, null, dates).
         self._constructor = yaml.SafeLoader("")
 
@@ -82,6 +93,9 @@ class _Builder:
         self.problems.append(SpecProblem(self.display_path, position[0], position[1], message))
 
     def build(self, node: Node, loc: Loc, active: frozenset[int] = frozenset()) -> Any:
+        self.values += 1
+        if self.values > MAX_VALUES:
+            raise _TooBig(node)
         self.locator.values.setdefault(loc, _position(node))
         if id(node) in active:
             self.problem(_position(node), "recursive YAML alias")
@@ -162,5 +176,10 @@ def load_located(text: str, display_path: str) -> tuple[Any, Locator, list[SpecP
     if node is None:
         raise YamlProblems([SpecProblem(display_path, 1, 1, "the document is empty")])
     builder = _Builder(display_path)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except _TooBig as exc:
+        line, column = _position(exc.node)
+        message = f"the document expands to more than {MAX_VALUES} values (nested YAML aliases?)"
+        raise YamlProblems([SpecProblem(display_path, line, column, message)]) from None
     return data, builder.locator, builder.problems

@@ -41,7 +41,9 @@ def environment_for(cwd: Path, db: str, env: dict[str, str]) -> dict[str, str]:
     return environment
 
 
-def maisa(cwd: Path, *args: str, db: str = "m.db", **env: str) -> subprocess.CompletedProcess:
+def maisa(
+    cwd: Path, *args: str, db: str = "m.db", timeout: float = 90, **env: str
+) -> subprocess.CompletedProcess:
     """`maisa ARGS` in `cwd`, on the bwrap sandbox, with `db` as the store (relative to cwd)."""
     return subprocess.run(
         [sys.executable, "-m", "maisa", *args],
@@ -49,7 +51,7 @@ def maisa(cwd: Path, *args: str, db: str = "m.db", **env: str) -> subprocess.Com
         env=environment_for(cwd, db, env),
         capture_output=True,
         text=True,
-        timeout=90,
+        timeout=timeout,
     )
 
 
@@ -259,3 +261,16 @@ def test_a_malformed_run_id_is_a_usage_error_even_when_the_database_is_down(tmp_
     done = maisa(tmp_path, "show", "abc", db=DEAD_DB)
     assert done.returncode == 2 and no_traceback(done)
     assert "RUN must be a run id or `last`, not 'abc'" in done.stderr
+
+
+def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
+    # Nine levels of nine aliases stand for 9**9 values: expanding them would hang the CLI.
+    lines = ["apiVersion: maisa/v1", "kind: Worker", "name: bomb", "goal: x", "a0: &a0 [lol]"]
+    for level in range(1, 10):
+        lines.append(f"a{level}: &a{level} [{', '.join([f'*a{level - 1}'] * 9)}]")
+    lines.append("outputs: {x: {type: string, enum: *a9}}")
+    (tmp_path / "worker.yaml").write_text("\n".join(lines) + "\n")
+    for command in ("compile", "check"):
+        done = maisa(tmp_path, command, "worker.yaml", timeout=20)
+        assert done.returncode == 2 and no_traceback(done)
+        assert "expands to more than 100000 values" in done.stderr + done.stdout
