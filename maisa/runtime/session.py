@@ -16,7 +16,7 @@ from typing import Any
 
 from maisa.compiler.compiled import CompiledWorker
 from maisa.compiler.schemas import file_fields
-from maisa.errors import UsageError
+from maisa.errors import InfrastructureError, UsageError
 from maisa.tools.base import ToolContext
 from maisa.tools.broker import ToolBroker
 
@@ -48,15 +48,21 @@ def make_workspace(root: Path, run_id: int) -> Path:
     Named after the run; a directory of that name left by another store (another
     MAISA_DATABASE_URL, or a deleted database) is kept and a suffix is added instead.
     """
-    root.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        path = root / (str(run_id) if n == 1 else f"{run_id}-{n}")
-        try:
-            path.mkdir(exist_ok=False)
-        except FileExistsError:
-            continue
-        return path.resolve()
-    raise FileExistsError(f"no free workspace name for run {run_id} under {root}")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 10_000):
+            path = root / (str(run_id) if n == 1 else f"{run_id}-{n}")
+            try:
+                path.mkdir(exist_ok=False)
+            except FileExistsError:
+                continue
+            return path.resolve()
+    except OSError as exc:
+        raise InfrastructureError(
+            f"cannot create run {run_id}'s workspace under {root}: {exc.strerror or exc}",
+            hint="run maisa from a directory you can write to (it keeps .maisa/ there)",
+        ) from None
+    raise InfrastructureError(f"no free workspace name for run {run_id} under {root}")
 
 
 def redactor(secrets: Mapping[str, str]):

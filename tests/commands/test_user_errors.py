@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -274,3 +275,36 @@ def test_a_yaml_alias_bomb_is_refused_quickly(tmp_path):
         done = maisa(tmp_path, command, "worker.yaml", timeout=20)
         assert done.returncode == 2 and no_traceback(done)
         assert "expands to more than 100000 values" in done.stderr + done.stdout
+
+
+@pytest.fixture
+def read_only_dir(tmp_path: Path):
+    """A directory nobody can write to, not even root (chattr +i), removed cleanly afterwards."""
+    path = tmp_path / "read-only"
+    path.mkdir()
+
+    def freeze() -> None:
+        if os.geteuid() != 0:
+            path.chmod(0o555)
+        elif subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            unavailable("chattr +i is needed to make a directory read-only for root")
+
+    yield path, freeze
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "-i", str(path)], capture_output=True)
+    path.chmod(0o755)
+
+
+def test_running_from_a_read_only_directory_fails_clearly_and_is_recorded(
+    tmp_path, locked, read_only_dir
+):
+    project, freeze = read_only_dir
+    for name in ("worker.yaml", "worker.lock"):
+        shutil.copy(tmp_path / name, project / name)
+    freeze()
+    store = str(tmp_path / "store.db")
+    done = maisa(project, "run", "worker.yaml", "-i", "a=1", "-i", "b=2", "--lock", db=store)
+    assert done.returncode == 4 and no_traceback(done)
+    assert "cannot create run 1's workspace" in done.stderr and "directory you can" in done.stderr
+    run = json.loads(maisa(tmp_path, "show", "1", "--json", db=store).stdout)
+    assert run["status"] == "FAILED" and "cannot create run 1's workspace" in run["error"]
