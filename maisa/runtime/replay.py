@@ -158,10 +158,18 @@ def _compile_recorded(store: Store, run: RunRecord, spec_path: Path | None) -> t
             home = find_spec_named(worker.name, Path.cwd()) or Path.cwd() / f"{worker.name}.yaml"
             compiled = compile_spec(load_spec_text(worker.spec, home))
     except SpecError as exc:
+        if spec_path is not None:
+            raise
         raise SpecError(
             exc.problems,
             hint="pass the spec file with --spec PATH so its custom tools can be found",
         ) from None
+    if compiled.spec.name != worker.name:
+        raise UsageError(
+            f"{spec_path} is the spec of worker {compiled.spec.name!r}, "
+            f"but run {run.id} is of worker {worker.name!r}",
+            hint=f"pass the spec of {worker.name!r}, or leave out --spec to use the recorded one",
+        )
     if compiled.fingerprint != worker.fingerprint:
         notes.append(
             f"the worker's fingerprint changed since run {run.id} "

@@ -308,3 +308,18 @@ def test_running_from_a_read_only_directory_fails_clearly_and_is_recorded(
     assert "cannot create run 1's workspace" in done.stderr and "directory you can" in done.stderr
     run = json.loads(maisa(tmp_path, "show", "1", "--json", db=store).stdout)
     assert run["status"] == "FAILED" and "cannot create run 1's workspace" in run["error"]
+
+
+def test_replay_refuses_a_spec_of_another_worker(tmp_path, locked):
+    other = {**SUM_WORKER, "name": "restador"}
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other, sort_keys=False))
+    done = maisa(tmp_path, "replay", "1", "--spec", "other.yaml")
+    assert done.returncode == 2 and no_traceback(done)
+    assert "is the spec of worker 'restador', but run 1 is of worker 'sumador'" in done.stderr
+
+
+def test_replay_with_a_broken_spec_does_not_suggest_passing_a_spec(tmp_path, locked):
+    (tmp_path / "broken.yaml").write_text(locked.read_text().replace("goal:", "gaol:"))
+    done = maisa(tmp_path, "replay", "1", "--spec", "broken.yaml")
+    assert done.returncode == 2 and "unknown key 'gaol'" in done.stderr
+    assert "pass the spec file with --spec" not in done.stderr
