@@ -5,6 +5,7 @@ from __future__ import annotations
 pytest_plugins = [
     "tests.fixtures.services",
     "tests.fixtures.store",
+    "tests.fixtures.pgroles",
     "tests.fixtures.sandbox",
     "tests.fixtures.model",
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from maisa.errors import ToolError
+from maisa.tools.db_roles import check_role
 
 STATEMENT_TIMEOUT_MS = 30_000
 MAX_ROWS = 100_000
@@ -178,7 +179,7 @@ class PostgresConnection:
 
     def _connect(self) -> Any:
         try:
-            return self._psycopg.connect(
+            conn = self._psycopg.connect(
                 self._url,
                 row_factory=self._dict_row,
                 connect_timeout=10,
@@ -186,6 +187,17 @@ class PostgresConnection:
             )
         except self._psycopg.Error as exc:
             raise ToolError(self._scrub(f"cannot connect to PostgreSQL: {exc}")) from None
+        # Checked on every (re)connect: a role that can reach the server's shell or files
+        # never runs step SQL unless the operator opted in.
+        try:
+            check_role(conn)
+        except self._psycopg.Error as exc:
+            conn.close()
+            raise ToolError(self._scrub(f"cannot check the PostgreSQL role: {exc}")) from None
+        except ToolError:
+            conn.close()
+            raise
+        return conn
 
     def _scrub(self, message: str) -> str:
         for secret in self._secrets:

@@ -117,20 +117,10 @@ def test_the_db_tool_needs_a_url(workspace: Path) -> None:
 
 
 @pytest.fixture
-def schema(postgres_url: str) -> Iterator[str]:
-    """A fresh schema per test, dropped afterwards."""
-    name = f"maisa_tools_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {name}")
-    yield name
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {name} CASCADE")
-
-
-@pytest.fixture
-def pg(workspace: Path, postgres_url: str, schema: str) -> Iterator[DbTool]:
-    # The schema is chosen through the URL's options, which the tool must keep.
-    db = make_db(workspace, f"{postgres_url}?options=-csearch_path%3D{schema}")
+def pg(workspace: Path, worker_pg_url: str) -> Iterator[DbTool]:
+    # A least-privilege role, as a worker should be given; its schema is chosen through the
+    # URL's options, which the tool must keep.
+    db = make_db(workspace, worker_pg_url)
     db.execute(
         "CREATE TABLE facturas (id serial PRIMARY KEY, nif text UNIQUE, importe numeric(12,2),"
         " fecha date, creada timestamptz, pdf bytea, extra jsonb, ref uuid, tags text[])"
@@ -139,13 +129,11 @@ def pg(workspace: Path, postgres_url: str, schema: str) -> Iterator[DbTool]:
     db._close()
 
 
-def test_postgres_execute_commits_and_counts_rows(
-    pg: DbTool, postgres_url: str, schema: str
-) -> None:
+def test_postgres_execute_commits_and_counts_rows(pg: DbTool, worker_pg_url: str) -> None:
     assert pg.execute("INSERT INTO facturas (nif) VALUES (%s), (%s)", ["B1", "B2"]) == 2
     assert pg.execute("UPDATE facturas SET importe = %(i)s WHERE nif = %(n)s", {"i": 5, "n": "B1"})
-    with psycopg.connect(postgres_url) as other:
-        rows = other.execute(f"SELECT nif, importe FROM {schema}.facturas ORDER BY nif").fetchall()
+    with psycopg.connect(worker_pg_url) as other:
+        rows = other.execute("SELECT nif, importe FROM facturas ORDER BY nif").fetchall()
     assert [(nif, None if v is None else float(v)) for nif, v in rows] == [
         ("B1", 5.0),
         ("B2", None),
