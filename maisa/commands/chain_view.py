@@ -20,6 +20,7 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.text import Text
 
+from maisa.commands.printable import printable
 from maisa.store.records import RunRecord, RunStatus, StepRecord, ToolCallRecord
 
 STATUS_MARKS = {
@@ -120,6 +121,7 @@ def _inputs(inputs: Any) -> str:
 
 def chain_of_work(run: RunRecord, *, prompts: bool = False) -> RenderableType:
     """The whole Chain-of-Work of a run: header, rule, then every step attempt."""
+    run = printable(run)
     parts: list[RenderableType] = [run_header(run), Text(""), Text("CHAIN-OF-WORK:", style="bold")]
     parts.append(Rule(style="dim", characters="━"))
     if not run.steps:

@@ -91,6 +91,7 @@ def _table(runs):
     from rich.table import Table
 
     from maisa.commands.chain_view import moment, seconds, short, status_text
+    from maisa.commands.printable import printable_text
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("RUN", "WORKER", "STATUS", "MODE", "STARTED", "DURATION", "MODEL", "ERROR"):
@@ -105,6 +106,6 @@ def _table(runs):
             moment(run.started_at or run.created_at),
             seconds(run.duration_s),
             f"{run.model_calls} calls" if run.model_calls else "-",
-            short(run.error.splitlines()[0], 60) if run.error else "",
+            short(printable_text(run.error.splitlines()[0]), 60) if run.error else "",
         )
     return table

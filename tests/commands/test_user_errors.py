@@ -323,3 +323,20 @@ def test_replay_with_a_broken_spec_does_not_suggest_passing_a_spec(tmp_path, loc
     done = maisa(tmp_path, "replay", "1", "--spec", "broken.yaml")
     assert done.returncode == 2 and "unknown key 'gaol'" in done.stderr
     assert "pass the spec file with --spec" not in done.stderr
+
+
+def test_show_prints_terminal_escapes_from_a_step_escaped_never_raw(
+    tmp_path, spec, scripted_model, model_env
+):
+    # A crafted PDF or a prompt-injected model can make a step print escape sequences: raw,
+    # they would clear the auditor's screen or repaint a failure; show must display them.
+    hostile = r'print("\x1b[2J\x1b[32mALL OK\x1b[0m\u202egnp.exe")'
+    scripted_model.load([f"```python\n{hostile}\ntotal = 3\n```", SUM_REPLIES[1]])
+    ran = maisa(tmp_path, "run", spec.name, "-i", "a=1", "-i", "b=2", "--no-lock", **model_env)
+    assert ran.returncode == 0, ran.stderr
+    shown = maisa(tmp_path, "show", "1")
+    assert shown.returncode == 0
+    assert "\x1b" not in shown.stdout and "\u202e" not in shown.stdout
+    assert r"\x1b[2J\x1b[32mALL OK\x1b[0m\u202egnp.exe" in shown.stdout
+    recorded = json.loads(maisa(tmp_path, "show", "1", "--json").stdout)
+    assert "\x1b[2J" in recorded["steps"][0]["stdout"]  # the record itself is exact
