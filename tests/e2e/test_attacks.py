@@ -9,6 +9,7 @@ out of the store, the model's prompts and the sandbox, and leave the host as it 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import yaml
 
@@ -125,3 +126,69 @@ def test_a_hostile_model_is_refused_recorded_and_leaves_no_trace(cli, scripted_m
     assert set(after) - set(before) <= {".maisa", "store", f"db-{DB_SECRET_MARK}.db"}, after
     assert not list(cli.cwd.rglob("stolen.db"))
     assert not list((cli.cwd / ".maisa").rglob("a"))
+
+
+# -- the db tool given a superuser URL -----------------------------------------------------
+
+PG_PROBE = code(
+    """
+import json
+found = {}
+for name, sql in [
+    ('shell', "COPY (SELECT 1) TO PROGRAM 'touch /tmp/maisa-e2e-pgrole-pwned'"),
+    ('file', "SELECT pg_read_file('/etc/hostname') AS f"),
+    ('superuser', "SELECT current_setting('is_superuser') AS su"),
+]:
+    try:
+        found[name] = db.query(sql)
+    except ToolError as exc:
+        found[name] = str(exc)
+print(json.dumps(found, sort_keys=True))
+finish({'ok': True})
+"""
+)
+SUPERUSER_CHECK = code(
+    "print(db.query(\"SELECT current_setting('is_superuser') AS su\"))\nfinish({'ok': True})"
+)
+
+
+def test_a_superuser_db_url_is_refused_before_the_model_s_sql_reaches_the_server(
+    cli, scripted_model, postgres_url
+):
+    (cli.cwd / "worker.yaml").write_text(yaml.safe_dump(WORKER, sort_keys=False))
+    scripted_model.load([PG_PROBE])
+
+    status, report, stderr = cli.json(
+        "run", "worker.yaml", "--input", "doc=x", "--no-lock", ATTACK_DB_URL=postgres_url
+    )
+
+    assert status == 0, (report, stderr)
+    (step,) = cli.run_record(report["run_id"]).steps
+    found = json.loads(step.stdout.splitlines()[0])
+    for name in ("shell", "file", "superuser"):
+        assert "the db tool refuses the PostgreSQL role 'postgres'" in found[name], found
+        assert "MAISA_DB_ALLOW_PRIVILEGED=1" in found[name] and "CREATE ROLE" in found[name]
+    assert [(c.function, c.ok) for c in step.tool_calls] == [("query", False)] * 3
+    assert "refuses the PostgreSQL role" in (step.tool_calls[0].error or "")
+    assert not list(Path("/tmp").glob("maisa-e2e-pgrole-*"))
+
+
+def test_the_operator_can_opt_in_to_a_superuser_db_url_on_the_host(
+    cli, scripted_model, postgres_url
+):
+    (cli.cwd / "worker.yaml").write_text(yaml.safe_dump(WORKER, sort_keys=False))
+    scripted_model.load([SUPERUSER_CHECK])
+
+    status, report, stderr = cli.json(
+        "run",
+        "worker.yaml",
+        "--input",
+        "doc=x",
+        "--no-lock",
+        ATTACK_DB_URL=postgres_url,
+        MAISA_DB_ALLOW_PRIVILEGED="1",
+    )
+
+    assert status == 0, (report, stderr)
+    (step,) = cli.run_record(report["run_id"]).steps
+    assert step.stdout.strip() == "[{'su': 'on'}]"

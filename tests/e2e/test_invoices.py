@@ -27,9 +27,10 @@ EXPECTED = {
 
 @pytest.fixture
 def invoice_db(cli, request) -> str:
-    """A real invoice database of the same kind as the store: a SQLite file or a PG schema."""
+    """A real invoice database of the same kind as the store: a SQLite file, or a PG schema
+    owned by the least-privilege `maisa_worker` role (the db tool refuses a superuser)."""
     if cli.store_url.startswith("postgres"):
-        return request.getfixturevalue("postgres_store_url")
+        return request.getfixturevalue("worker_pg_url")
     return f"sqlite:///{cli.cwd / 'facturas.db'}"
 
 

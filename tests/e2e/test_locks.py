@@ -389,6 +389,7 @@ def test_the_invoice_lock_made_on_one_email_serves_three_others_with_no_model(
     store_url: str,
     scripted_model: ScriptedModelServer,
     model_env: dict[str, str],
+    request: pytest.FixtureRequest,
 ) -> None:
     project = make_project(
         tmp_path / "facturas", sandbox.name, store_url, scripted_model, model_env
@@ -397,7 +398,12 @@ def test_the_invoice_lock_made_on_one_email_serves_three_others_with_no_model(
         source = FACTURAS / name
         copy = shutil.copytree if source.is_dir() else shutil.copy
         copy(source, project.root / name)
-    invoices = store_url if store_url.startswith("postgres") else f"sqlite://{tmp_path}/inv.db"
+    # On PostgreSQL the invoices go to a least-privilege role's schema: the db tool refuses
+    # the store's superuser URL.
+    if store_url.startswith("postgres"):
+        invoices = request.getfixturevalue("worker_pg_url")
+    else:
+        invoices = f"sqlite://{tmp_path}/inv.db"
     project.env["INVOICES_DB_URL"] = invoices
 
     scripted_model.load(FACTURAS / "scripted-model.yaml")
