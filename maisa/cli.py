@@ -72,10 +72,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(code)
     except MaisaError as exc:
         from maisa.commands.output import emit_json_error, err
+        from maisa.commands.printable import for_markup
 
-        err.print(f"[bold red]error:[/] {exc.message}", markup=True, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {for_markup(exc.message)}", markup=True, soft_wrap=True)
         if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}", markup=True, soft_wrap=True)
+            err.print(f"[yellow]hint:[/] {for_markup(exc.hint)}", markup=True, soft_wrap=True)
         if _wants_json(argv):
             problems = [str(p) for p in exc.problems] if isinstance(exc, SpecError) else None
             emit_json_error(exc.message, exc.exit_code, exc.hint, problems)

@@ -20,7 +20,7 @@ from rich.rule import Rule
 from rich.syntax import Syntax
 from rich.text import Text
 
-from maisa.commands.printable import printable
+from maisa.commands.printable import for_markup, printable
 from maisa.store.records import RunRecord, RunStatus, StepRecord, ToolCallRecord
 
 STATUS_MARKS = {
@@ -76,7 +76,8 @@ def reap(store: Any) -> list[int]:
     try:
         reaped = store.reap_interrupted()
     except StoreError as exc:
-        err.print(f"[yellow]warning:[/] could not check for interrupted runs: {exc.message}")
+        reason = for_markup(exc.message)
+        err.print(f"[yellow]warning:[/] could not check for interrupted runs: {reason}")
         return []
     if reaped:
         err.print(f"marked INTERRUPTED (owner gone): {', '.join(f'#{i}' for i in reaped)}")

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import click
 
 from maisa.commands.output import emit_json, err, out
+from maisa.commands.printable import for_markup
 from maisa.errors import LockError, MaisaError, SpecError, UsageError
 
 if TYPE_CHECKING:
@@ -179,7 +180,7 @@ def check_command(paths: tuple[Path, ...], as_json: bool) -> None:
         for c in checks:
             mark = "[green]ok[/]" if c.ok else "[red]FAIL[/]"
             revision = f" (lock revision {c.lock_revision})" if c.lock_revision else ""
-            err.print(f"{mark} {c.spec}{revision}")
+            err.print(f"{mark} {for_markup(c.spec)}{revision}")
         bad = sum(not c.ok for c in checks)
         err.print(
             f"{len(checks)} worker(s) checked, {bad} with problems, {len(problems)} problem(s)"

@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from maisa.commands.output import emit_json, err, out
+from maisa.commands.printable import for_markup
 from maisa.commands.spec_errors import print_spec_error
 from maisa.compiler import CompiledWorker, compile_spec
 from maisa.errors import SpecError, UsageError
@@ -48,7 +49,8 @@ def compile_command(spec: Path, as_json: bool, out_dir: Path | None) -> None:
     else:
         _print_summary(compiled)
     if out_dir is not None:
-        err.print(f"wrote {out_dir / 'compiled.json'} and {out_dir / 'system_prompt.md'}")
+        written = (for_markup(out_dir / name) for name in ("compiled.json", "system_prompt.md"))
+        err.print("wrote {} and {}".format(*written))
 
 
 def _write(compiled: CompiledWorker, out_dir: Path) -> None:

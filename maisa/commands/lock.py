@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from maisa.commands.output import emit_json, err, out
+from maisa.commands.printable import for_markup
 from maisa.errors import LockError, UsageError
 
 if TYPE_CHECKING:
@@ -132,7 +133,8 @@ def _generate(
         except NewerLockError:
             raise  # written by a newer maisa: this one must not replace it
         except LockError as exc:
-            err.print(f"[yellow]warning:[/] replacing an unreadable lock: {exc.message}")
+            reason = for_markup(exc.message)
+            err.print(f"[yellow]warning:[/] replacing an unreadable lock: {reason}")
     settings = ModelSettings.resolve(compiled.spec.model)
     if model_name:
         settings = dataclasses.replace(settings, model=model_name)
@@ -175,5 +177,6 @@ def _generate(
         )
     if lock is None:
         if not as_json:
-            err.print(f"[red]run {result.run_id} failed; no lock written:[/] {result.error or ''}")
+            reason = for_markup(result.error or "")
+            err.print(f"[red]run {result.run_id} failed; no lock written:[/] {reason}")
         sys.exit(1)

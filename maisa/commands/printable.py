@@ -45,3 +45,10 @@ def printable(value: T) -> T:
         }
         return dataclasses.replace(value, **changes)
     return value
+
+
+def for_markup(value: object) -> str:
+    """`value` as text to embed in a rich markup string: printable, and `[...]` kept literal."""
+    from rich.markup import escape
+
+    return escape(printable_text(str(value)))

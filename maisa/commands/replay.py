@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from maisa.commands.output import emit_json, err, out
+from maisa.commands.printable import for_markup
 
 
 @click.command("replay")
@@ -56,12 +57,16 @@ def replay_command(
         emit_json(report.as_json())
     else:
         for note in report.notes:
-            err.print(f"[yellow]note:[/] {note}", soft_wrap=True)
+            err.print(f"[yellow]note:[/] {for_markup(note)}", soft_wrap=True)
         for comparison in report.steps:
             mark = "[green]match[/]" if comparison.matches else "[red]DIFFERS[/]"
-            out.print(f"step {comparison.number}: {mark}  {comparison.description}", soft_wrap=True)
+            out.print(
+                f"step {comparison.number}: {mark}  {for_markup(comparison.description)}",
+                soft_wrap=True,
+            )
             if comparison.status != "OK":
-                out.print(f"  status {comparison.status}: {comparison.error or ''}".rstrip())
+                reason = for_markup(comparison.error or "")
+                out.print(f"  status {comparison.status}: {reason}".rstrip())
             for line in comparison.stdout_diff:
                 out.print(f"  {line}", markup=False)
             for line in comparison.variable_diffs:
@@ -69,6 +74,6 @@ def replay_command(
             if comparison.result_matches is False:
                 out.print("  the finish() result differs from the recorded result")
         verdict = "all steps match" if report.matches else "the replay differs from the record"
-        out.print(f"run {report.run_id} ({report.worker}): {verdict}")
+        out.print(f"run {report.run_id} ({for_markup(report.worker)}): {verdict}")
     # sys.exit: see maisa/commands/check.py (ctx.exit's code is lost by maisa.cli.main).
     sys.exit(0 if report.matches else 1)

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from maisa.commands.output import emit_json, err, out
+from maisa.commands.printable import for_markup
 from maisa.errors import MaisaError, SpecError, UsageError
 from maisa.runtime.progress import ConsoleProgress
 
@@ -89,9 +90,9 @@ def run_command(
         if not as_json:
             raise
         emit_json(_error_report(progress.run_id, exc, time.monotonic() - started))
-        err.print(f"[bold red]error:[/] {exc.message}", soft_wrap=True)
+        err.print(f"[bold red]error:[/] {for_markup(exc.message)}", soft_wrap=True)
         if exc.hint:
-            err.print(f"[yellow]hint:[/] {exc.hint}", soft_wrap=True)
+            err.print(f"[yellow]hint:[/] {for_markup(exc.hint)}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         if as_json:
@@ -103,7 +104,8 @@ def run_command(
         out.print_json(data=result.result)
     if not result.ok:
         if not as_json:
-            err.print(f"[bold red]run {result.run_id} failed:[/] {result.error}", soft_wrap=True)
+            reason = for_markup(result.error)
+            err.print(f"[bold red]run {result.run_id} failed:[/] {reason}", soft_wrap=True)
             err.print(f"[yellow]hint:[/] see every attempt with: maisa show {result.run_id}")
         sys.exit(1)
 

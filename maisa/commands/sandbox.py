@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from maisa.commands.output import emit_json, err, out
+from maisa.commands.printable import for_markup
 from maisa.errors import SandboxUnavailable, UsageError
 
 
@@ -24,7 +25,7 @@ def build_command(base: str | None) -> None:
     from maisa.sandbox import image
 
     tag = f"{image.REPOSITORY}:{image.content_hash()}"
-    err.print(f"building {tag} from {base or image.DEFAULT_BASE}")
+    err.print(f"building {tag} from {for_markup(base or image.DEFAULT_BASE)}")
     tag = image.build(base, log=lambda line: err.print(line, markup=False, highlight=False))
     err.print(f"built {tag} (also tagged {image.REPOSITORY}:latest)")
     out.print(tag)
@@ -66,7 +67,7 @@ def doctor_command(as_json: bool) -> None:
             if entry["ok"]:
                 out.print(f"[green]✓[/] {name}: works")
             else:
-                out.print(f"[red]✗[/] {name}: {entry['problem']}", soft_wrap=True)
+                out.print(f"[red]✗[/] {name}: {for_markup(entry['problem'])}", soft_wrap=True)
         out.print(f"default backend: {default or 'none'}")
     if default is None:
         sys.exit(4)

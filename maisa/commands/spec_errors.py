@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from maisa.commands.output import err
+from maisa.commands.printable import for_markup
 from maisa.errors import SpecError
 
 
@@ -17,4 +18,4 @@ def print_spec_error(exc: SpecError) -> None:
         soft_wrap=True,
     )
     if exc.hint:
-        err.print(f"[yellow]hint:[/] {exc.hint}", soft_wrap=True)
+        err.print(f"[yellow]hint:[/] {for_markup(exc.hint)}", soft_wrap=True)

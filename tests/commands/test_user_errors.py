@@ -340,3 +340,19 @@ def test_show_prints_terminal_escapes_from_a_step_escaped_never_raw(
     assert r"\x1b[2J\x1b[32mALL OK\x1b[0m\u202egnp.exe" in shown.stdout
     recorded = json.loads(maisa(tmp_path, "show", "1", "--json").stdout)
     assert "\x1b[2J" in recorded["steps"][0]["stdout"]  # the record itself is exact
+
+
+@pytest.mark.parametrize("value", ["[/x]", "[bold]5"])
+def test_square_brackets_in_user_text_are_printed_not_parsed_as_markup(tmp_path, spec, value):
+    done = maisa(tmp_path, "run", spec.name, "-i", f"a={value}", "-i", "b=2")
+    assert done.returncode == 2 and no_traceback(done)
+    assert f"input 'a': expected an integer, got '{value}'" in done.stderr
+
+
+def test_a_step_error_with_square_brackets_ends_the_run_with_its_message(
+    tmp_path, spec, scripted_model, model_env
+):
+    scripted_model.load(['```python\nraise ValueError("[/oops] [bold]x")\n```'] * 3)
+    done = maisa(tmp_path, "run", spec.name, "-i", "a=1", "-i", "b=2", "--no-lock", **model_env)
+    assert done.returncode == 1 and no_traceback(done)
+    assert "run 1 failed:" in done.stderr and "ValueError: [/oops] [bold]x" in done.stderr
