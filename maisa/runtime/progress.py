@@ -63,7 +63,7 @@ class ConsoleProgress(Progress):
     def plan_changed(self, plan: list[str], reason: str) -> None:
         self._print(f"[cyan]plan[/] {reason}:")
         for index, step in enumerate(plan, 1):
-            self._print(f"  {index}. {step}", markup=False)
+            self._print(f"  {index}. {_escape(step)}")
 
     def attempt_started(self, number: int, attempt: int, description: str, source: str) -> None:
         label = "step 0 (plan)" if number == 0 else f"step {number}"
@@ -97,6 +97,7 @@ class ConsoleProgress(Progress):
 
 
 def _escape(text: str) -> str:
-    from rich.markup import escape
+    # Model- and step-written text: literal brackets, and escapes shown rather than obeyed.
+    from maisa.commands.printable import for_markup
 
-    return escape(text)
+    return for_markup(text)

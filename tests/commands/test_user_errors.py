@@ -356,3 +356,13 @@ def test_a_step_error_with_square_brackets_ends_the_run_with_its_message(
     done = maisa(tmp_path, "run", spec.name, "-i", "a=1", "-i", "b=2", "--no-lock", **model_env)
     assert done.returncode == 1 and no_traceback(done)
     assert "run 1 failed:" in done.stderr and "ValueError: [/oops] [bold]x" in done.stderr
+
+
+def test_run_progress_shows_a_step_errors_escapes_escaped(
+    tmp_path, spec, scripted_model, model_env
+):
+    scripted_model.load(['```python\nraise ValueError("\\x1b[2Jgone")\n```'] * 3)
+    done = maisa(tmp_path, "run", spec.name, "-i", "a=1", "-i", "b=2", "--no-lock", **model_env)
+    assert done.returncode == 1 and no_traceback(done)
+    assert "\x1b" not in done.stderr
+    assert r"ValueError: \x1b[2Jgone" in done.stderr
