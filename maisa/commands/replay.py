@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from maisa.commands.output import emit_json, err, out
-from maisa.commands.printable import for_markup
+from maisa.commands.printable import for_markup, printable_text
 
 
 @click.command("replay")
@@ -67,10 +67,8 @@ def replay_command(
             if comparison.status != "OK":
                 reason = for_markup(comparison.error or "")
                 out.print(f"  status {comparison.status}: {reason}".rstrip())
-            for line in comparison.stdout_diff:
-                out.print(f"  {line}", markup=False)
-            for line in comparison.variable_diffs:
-                out.print(f"  {line}", markup=False)
+            for line in [*comparison.stdout_diff, *comparison.variable_diffs]:
+                out.print(f"  {printable_text(line)}", markup=False)
             if comparison.result_matches is False:
                 out.print("  the finish() result differs from the recorded result")
         verdict = "all steps match" if report.matches else "the replay differs from the record"
